@@ -1,0 +1,337 @@
+// pulumi-language-python: the Python language host that scripts/install-pulumi builds
+// when the official one cannot be had (no release archive and no Go module for the
+// official host on this machine's module proxy).
+//
+// It speaks the engine's LanguageRuntime gRPC protocol, and leaves everything
+// Python-specific to pulumi's own code in the sdk/v3 module: virtualenv, pip, poetry
+// and uv handling come from its python/toolchain package, and programs run through
+// the official pulumi-language-python-exec script, installed next to this binary.
+//
+// The engine starts it with one argument, the engine's address, in the program
+// directory, and reads the port it listens on from the first line of its stdout.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+	"github.com/pulumi/pulumi/sdk/v3/python/toolchain"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/emptypb"
+)
+
+// version is set at build time with -ldflags "-X main.version=vX.Y.Z".
+var version = ""
+
+// exitAfterUserMessage is the exec script's exit code for "the error was already
+// shown to the user": the engine should bail without printing another message.
+const exitAfterUserMessage = 32
+
+// cancelGrace is how long a program gets after SIGINT before it is killed.
+const cancelGrace = 5 * time.Second
+
+type host struct {
+	pulumirpc.UnimplementedLanguageRuntimeServer
+
+	execScript string
+
+	mu            sync.Mutex
+	engineAddress string
+}
+
+func main() {
+	showVersion := flag.Bool("version", false, "print the version and exit")
+	flag.String("tracing", "", "accepted for compatibility; unused")
+	flag.String("root", "", "accepted for compatibility; unused")
+	flag.Parse()
+	if *showVersion {
+		fmt.Println(version)
+		return
+	}
+
+	self, err := os.Executable()
+	if err != nil {
+		fail("cannot locate own executable: %v", err)
+	}
+	if resolved, err := filepath.EvalSymlinks(self); err == nil {
+		self = resolved
+	}
+	h := &host{execScript: filepath.Join(filepath.Dir(self), "pulumi-language-python-exec")}
+	if _, err := os.Stat(h.execScript); err != nil {
+		fail("missing executor %s", h.execScript)
+	}
+	if args := flag.Args(); len(args) > 0 {
+		h.engineAddress = args[0]
+	}
+
+	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
+		Init: func(s *grpc.Server) error {
+			pulumirpc.RegisterLanguageRuntimeServer(s, h)
+			return nil
+		},
+	})
+	if err != nil {
+		fail("could not start the language host: %v", err)
+	}
+	fmt.Printf("%d\n", handle.Port)
+	if err := <-handle.Done; err != nil {
+		fail("language host stopped: %v", err)
+	}
+}
+
+func fail(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "pulumi-language-python: "+format+"\n", args...)
+	os.Exit(1)
+}
+
+// Handshake records the engine address; the program and root directories come again
+// with every request that needs them.
+func (h *host) Handshake(
+	_ context.Context, req *pulumirpc.LanguageHandshakeRequest,
+) (*pulumirpc.LanguageHandshakeResponse, error) {
+	h.mu.Lock()
+	h.engineAddress = req.GetEngineAddress()
+	h.mu.Unlock()
+	return &pulumirpc.LanguageHandshakeResponse{}, nil
+}
+
+func (h *host) engine() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.engineAddress
+}
+
+// pythonOptions reads the project's runtime options (virtualenv, toolchain).
+func pythonOptions(info *pulumirpc.ProgramInfo) (toolchain.PythonOptions, error) {
+	opts := toolchain.PythonOptions{
+		Root:       info.GetRootDirectory(),
+		ProgramDir: info.GetProgramDirectory(),
+		Toolchain:  toolchain.Auto,
+	}
+	fields := info.GetOptions().GetFields()
+	if v, ok := fields["virtualenv"]; ok {
+		opts.Virtualenv = v.GetStringValue()
+		if opts.Virtualenv != "" && !filepath.IsAbs(opts.Virtualenv) {
+			opts.Virtualenv = filepath.Join(opts.Root, opts.Virtualenv)
+		}
+	}
+	if v, ok := fields["toolchain"]; ok {
+		switch name := v.GetStringValue(); name {
+		case "", "auto":
+		case "pip":
+			opts.Toolchain = toolchain.Pip
+		case "poetry":
+			opts.Toolchain = toolchain.Poetry
+		case "uv":
+			opts.Toolchain = toolchain.Uv
+		default:
+			return opts, fmt.Errorf("unsupported python toolchain %q (expected pip, poetry or uv)", name)
+		}
+	}
+	return opts, nil
+}
+
+func resolveToolchain(info *pulumirpc.ProgramInfo) (toolchain.Toolchain, error) {
+	opts, err := pythonOptions(info)
+	if err != nil {
+		return nil, err
+	}
+	return toolchain.ResolveToolchain(opts)
+}
+
+// GetPluginInfo reports the host's version.
+func (h *host) GetPluginInfo(context.Context, *emptypb.Empty) (*pulumirpc.PluginInfo, error) {
+	return &pulumirpc.PluginInfo{Version: version}, nil
+}
+
+// GetRequiredPlugins reports no plugins: providers are acquired by the engine when a
+// resource first needs them, and the dynamic-provider plugin is bundled with the CLI.
+func (h *host) GetRequiredPlugins(
+	context.Context, *pulumirpc.GetRequiredPluginsRequest,
+) (*pulumirpc.GetRequiredPluginsResponse, error) {
+	return &pulumirpc.GetRequiredPluginsResponse{}, nil
+}
+
+// GetRequiredPackages reports no packages, for the same reason as GetRequiredPlugins.
+func (h *host) GetRequiredPackages(
+	context.Context, *pulumirpc.GetRequiredPackagesRequest,
+) (*pulumirpc.GetRequiredPackagesResponse, error) {
+	return &pulumirpc.GetRequiredPackagesResponse{}, nil
+}
+
+// RuntimeOptionsPrompts asks nothing more during `pulumi new`.
+func (h *host) RuntimeOptionsPrompts(
+	context.Context, *pulumirpc.RuntimeOptionsRequest,
+) (*pulumirpc.RuntimeOptionsResponse, error) {
+	return &pulumirpc.RuntimeOptionsResponse{}, nil
+}
+
+// About reports the Python interpreter the program's toolchain uses.
+func (h *host) About(ctx context.Context, req *pulumirpc.AboutRequest) (*pulumirpc.AboutResponse, error) {
+	tc, err := resolveToolchain(req.GetInfo())
+	if err != nil {
+		return nil, err
+	}
+	info, err := tc.About(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &pulumirpc.AboutResponse{
+		Executable: info.PythonExecutable,
+		Version:    info.PythonVersion.String(),
+		Metadata:   map[string]string{"toolchain-version": info.ToolchainVersion.String()},
+	}, nil
+}
+
+// GetProgramDependencies lists the packages installed in the program's environment.
+func (h *host) GetProgramDependencies(
+	ctx context.Context, req *pulumirpc.GetProgramDependenciesRequest,
+) (*pulumirpc.GetProgramDependenciesResponse, error) {
+	tc, err := resolveToolchain(req.GetInfo())
+	if err != nil {
+		return nil, err
+	}
+	pkgs, err := tc.ListPackages(ctx, req.GetTransitiveDependencies())
+	if err != nil {
+		return nil, err
+	}
+	resp := &pulumirpc.GetProgramDependenciesResponse{}
+	for _, p := range pkgs {
+		resp.Dependencies = append(resp.Dependencies, &pulumirpc.DependencyInfo{Name: p.Name, Version: p.Version})
+	}
+	return resp, nil
+}
+
+// streamWriter forwards dependency-installation output to the engine.
+type streamWriter struct {
+	server grpc.ServerStreamingServer[pulumirpc.InstallDependenciesResponse]
+	stderr bool
+}
+
+func (w streamWriter) Write(p []byte) (int, error) {
+	msg := &pulumirpc.InstallDependenciesResponse{}
+	data := append([]byte(nil), p...)
+	if w.stderr {
+		msg.Stderr = data
+	} else {
+		msg.Stdout = data
+	}
+	if err := w.server.Send(msg); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// InstallDependencies prepares the program's environment (creates the virtualenv and
+// installs requirements) with pulumi's own toolchain code.
+func (h *host) InstallDependencies(
+	req *pulumirpc.InstallDependenciesRequest,
+	server grpc.ServerStreamingServer[pulumirpc.InstallDependenciesResponse],
+) error {
+	info := req.GetInfo()
+	if info == nil {
+		info = &pulumirpc.ProgramInfo{RootDirectory: req.GetDirectory(), ProgramDirectory: req.GetDirectory()}
+	}
+	tc, err := resolveToolchain(info)
+	if err != nil {
+		return err
+	}
+	var stdout, stderr io.Writer = streamWriter{server: server}, streamWriter{server: server, stderr: true}
+	return tc.InstallDependencies(server.Context(), info.GetProgramDirectory(),
+		req.GetUseLanguageVersionTools(), true, stdout, stderr)
+}
+
+// Run executes the program through the official exec script, in the program's
+// virtualenv, with the stack's config in the environment.
+func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.RunResponse, error) {
+	info := req.GetInfo()
+	if info == nil {
+		return nil, errors.New("run request carries no program info")
+	}
+	tc, err := resolveToolchain(info)
+	if err != nil {
+		return &pulumirpc.RunResponse{Error: err.Error()}, nil
+	}
+	if err := tc.ValidateVenv(ctx); err != nil {
+		return &pulumirpc.RunResponse{Error: err.Error()}, nil
+	}
+
+	config, err := json.Marshal(req.GetConfig())
+	if err != nil {
+		return nil, err
+	}
+	secretKeys := req.GetConfigSecretKeys()
+	if secretKeys == nil {
+		secretKeys = []string{}
+	}
+	secretKeysJSON, err := json.Marshal(secretKeys)
+	if err != nil {
+		return nil, err
+	}
+
+	program := info.GetProgramDirectory()
+	if entry := info.GetEntryPoint(); entry != "" && entry != "." {
+		program = filepath.Join(program, entry)
+	}
+	args := []string{
+		"-u", h.execScript,
+		"--project", req.GetProject(),
+		"--root_directory", info.GetRootDirectory(),
+		"--stack", req.GetStack(),
+		"--parallel", strconv.Itoa(int(req.GetParallel())),
+		"--dry_run", strconv.FormatBool(req.GetDryRun()),
+		"--pwd", req.GetPwd(),
+		"--monitor", req.GetMonitorAddress(),
+		"--engine", h.engine(),
+		"--organization", req.GetOrganization(),
+		program,
+	}
+	args = append(args, req.GetArgs()...)
+
+	cmd, err := tc.Command(ctx, args...)
+	if err != nil {
+		return &pulumirpc.RunResponse{Error: err.Error()}, nil
+	}
+	env := cmd.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	cmd.Env = append(env, "PULUMI_CONFIG="+string(config), "PULUMI_CONFIG_SECRET_KEYS="+string(secretKeysJSON))
+	cmd.Dir = req.GetPwd()
+	cmd.Stdout = os.Stdout
+	cmd.Stderr = os.Stderr
+	// When the engine cancels the run, interrupt the program first, kill it after a grace period.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
+	cmd.WaitDelay = cancelGrace
+
+	err = cmd.Run()
+	var exitErr *exec.ExitError
+	switch {
+	case err == nil:
+		return &pulumirpc.RunResponse{}, nil
+	case errors.As(err, &exitErr):
+		code := exitErr.ExitCode()
+		if code == exitAfterUserMessage {
+			return &pulumirpc.RunResponse{Bail: true}, nil
+		}
+		if code == -1 {
+			return &pulumirpc.RunResponse{Error: fmt.Sprintf("program was terminated: %v", exitErr)}, nil
+		}
+		return &pulumirpc.RunResponse{Error: fmt.Sprintf("Program exited with non-zero exit code: %d", code)}, nil
+	default:
+		return &pulumirpc.RunResponse{Error: fmt.Sprintf("problem executing program (could not run language executor): %v", err)}, nil
+	}
+}
