@@ -1,0 +1,435 @@
+//! The crate's one error type, [`Error`], and how a failed `pulumi` command is classified.
+//!
+//! Every failed command keeps its exit code, a bounded tail of its stderr and stdout and
+//! the command line (which never holds a secret: secrets go to the CLI on stdin, and any
+//! secret the caller handed over is redacted from the captured output as well).
+//!
+//! ```
+//! use pulumi_auto::Error;
+//! fn explain(e: &Error) -> &'static str {
+//!     match e {
+//!         Error::StackNotFound { .. } => "create it first",
+//!         Error::ConcurrentUpdate { .. } => "someone else is updating this stack",
+//!         Error::InvalidInput { .. } => "fix the input; nothing was run",
+//!         _ => "see the message",
+//!     }
+//! }
+//! ```
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What a failed `pulumi` command left behind: enough to diagnose it, nothing secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CommandFailure {
+    /// The command line, e.g. `pulumi up --stack dev --yes …` (no secret is ever on it).
+    pub command: String,
+    /// The exit code, or `None` when the process was ended by a signal.
+    pub exit_code: Option<i32>,
+    /// The last lines of stderr (bounded), secrets redacted.
+    pub stderr: String,
+    /// The last lines of stdout (bounded), secrets redacted.
+    pub stdout: String,
+}
+
+impl CommandFailure {
+    /// The most telling line of the output: the last `error:` line of stderr, else of stdout,
+    /// else the last non-empty stderr line.
+    pub fn headline(&self) -> &str {
+        last_error_line(&self.stderr)
+            .or_else(|| last_error_line(&self.stdout))
+            .or_else(|| self.stderr.lines().rev().find(|l| !l.trim().is_empty()))
+            .map(str::trim)
+            .unwrap_or("")
+    }
+}
+
+fn last_error_line(s: &str) -> Option<&str> {
+    s.lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with("error:"))
+}
+
+impl fmt::Debug for CommandFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CommandFailure")
+            .field("command", &self.command)
+            .field("exit_code", &self.exit_code)
+            .field("stderr", &self.stderr)
+            .field("stdout", &self.stdout)
+            .finish()
+    }
+}
+
+impl fmt::Display for CommandFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}` ", self.command)?;
+        match self.exit_code {
+            Some(code) => write!(f, "exited with code {code}")?,
+            None => write!(f, "was killed by a signal")?,
+        }
+        let headline = self.headline();
+        if !headline.is_empty() {
+            write!(f, ": {headline}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything that can go wrong, one variant per case a caller may want to handle.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No `pulumi` executable was found.
+    #[error("pulumi CLI not found (looked in: {})", searched.join(", "))]
+    CliNotFound {
+        /// Where it was looked for, in order.
+        searched: Vec<String>,
+    },
+    /// The CLI is older than this crate supports.
+    #[error("pulumi CLI {found} at {} is older than the minimum supported {minimum} (set PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true to skip this check)", path.display())]
+    CliVersionUnsupported {
+        /// The CLI's path.
+        path: PathBuf,
+        /// The version it reported.
+        found: semver::Version,
+        /// The minimum this crate supports.
+        minimum: semver::Version,
+    },
+    /// `pulumi version` printed something that is not a version.
+    #[error("could not parse the version of the pulumi CLI at {} from {output:?} (set PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true to skip this check)", path.display())]
+    CliVersionUnparsable {
+        /// The CLI's path.
+        path: PathBuf,
+        /// What it printed (bounded).
+        output: String,
+    },
+    /// Input rejected before any process was started.
+    #[error("invalid {what}: {reason}")]
+    InvalidInput {
+        /// What was invalid (a stack name, a config key, a path, an option).
+        what: String,
+        /// Why.
+        reason: String,
+    },
+    /// The stack does not exist.
+    #[error("stack {stack:?} not found: {failure}")]
+    StackNotFound {
+        /// The stack as given.
+        stack: String,
+        /// The failed command.
+        failure: Box<CommandFailure>,
+    },
+    /// A stack of that name already exists.
+    #[error("stack {stack:?} already exists: {failure}")]
+    StackAlreadyExists {
+        /// The stack as given.
+        stack: String,
+        /// The failed command.
+        failure: Box<CommandFailure>,
+    },
+    /// Another update holds the stack's lock.
+    #[error("the stack is locked by another update{}: {failure}", if lock_holders.is_empty() { String::new() } else { format!(" ({})", lock_holders.join("; ")) })]
+    ConcurrentUpdate {
+        /// Who holds the lock, as the CLI reports it (e.g. `created by u@host (pid 42) at …`).
+        lock_holders: Vec<String>,
+        /// The failed command.
+        failure: Box<CommandFailure>,
+    },
+    /// The program could not be compiled or loaded (e.g. a Python syntax error).
+    #[error("the program could not be compiled: {failure}")]
+    CompilationFailed {
+        /// The failed command.
+        failure: Box<CommandFailure>,
+    },
+    /// The program raised an error while running.
+    #[error("the program failed: {message}")]
+    ProgramFailed {
+        /// The program's own error message, as the CLI reported it.
+        message: String,
+        /// The failed command.
+        failure: Box<CommandFailure>,
+    },
+    /// Resource operations failed (the provider refused a create, update or delete).
+    #[error("{} resource operation(s) failed: {}", resources.len(), messages.join("; "))]
+    ResourcesFailed {
+        /// The URNs of the resources whose operation failed.
+        resources: Vec<String>,
+        /// The engine's error messages, in order.
+        messages: Vec<String>,
+        /// The failed command.
+        failure: Box<CommandFailure>,
+    },
+    /// The operation was cancelled (by the caller, a timeout, or a signal).
+    #[error("the operation was cancelled{}", failure.as_ref().map(|f| format!(": {f}")).unwrap_or_default())]
+    Cancelled {
+        /// The command, when one had been started.
+        failure: Option<Box<CommandFailure>>,
+    },
+    /// `--expect-no-changes` was given and the operation would change something.
+    #[error("changes were found where none were expected: {failure}")]
+    UnexpectedChanges {
+        /// The failed command.
+        failure: Box<CommandFailure>,
+    },
+    /// Any other non-zero exit of the CLI.
+    #[error("{failure}")]
+    CommandFailed {
+        /// The failed command.
+        failure: Box<CommandFailure>,
+    },
+    /// The CLI's output could not be understood.
+    #[error("could not parse the output of `{command}`: {reason}")]
+    Parse {
+        /// The command whose output it was.
+        command: String,
+        /// What went wrong (with a short snippet, never a whole document).
+        reason: String,
+    },
+    /// A process could not be started, or a file could not be read or written.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// Shorthand for [`Error::InvalidInput`].
+    pub fn invalid(what: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            what: what.into(),
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// The failed command behind this error, when there is one.
+    pub fn command_failure(&self) -> Option<&CommandFailure> {
+        match self {
+            Error::StackNotFound { failure, .. }
+            | Error::StackAlreadyExists { failure, .. }
+            | Error::ConcurrentUpdate { failure, .. }
+            | Error::CompilationFailed { failure }
+            | Error::ProgramFailed { failure, .. }
+            | Error::ResourcesFailed { failure, .. }
+            | Error::UnexpectedChanges { failure }
+            | Error::CommandFailed { failure } => Some(failure),
+            Error::Cancelled { failure } => failure.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The CLI's exit code, when a command failed.
+    pub fn exit_code(&self) -> Option<i32> {
+        self.command_failure().and_then(|f| f.exit_code)
+    }
+}
+
+/// Exit codes the CLI documents (`pkg/cmd/pulumi/cmd/exit_codes.go`, since v3.226.0).
+pub(crate) mod exit_code {
+    pub const STACK_NOT_FOUND: i32 = 6;
+    pub const EXPECT_NO_CHANGES: i32 = 7;
+    pub const CANCELLED: i32 = 8;
+}
+
+/// Turns a failed command into the most specific [`Error`]: by the exit code where the CLI
+/// documents one, then by its known texts. `stack` is the stack the command addressed.
+pub(crate) fn classify(failure: CommandFailure, stack: Option<&str>) -> Error {
+    let stack_name = || stack.unwrap_or_default().to_owned();
+    let both = format!("{}\n{}", failure.stderr, failure.stdout);
+    let failure = Box::new(failure);
+    match failure.exit_code {
+        Some(exit_code::STACK_NOT_FOUND) => {
+            return Error::StackNotFound {
+                stack: stack_name(),
+                failure,
+            };
+        }
+        Some(exit_code::EXPECT_NO_CHANGES) => return Error::UnexpectedChanges { failure },
+        Some(exit_code::CANCELLED) => {
+            return Error::Cancelled {
+                failure: Some(failure),
+            };
+        }
+        _ => {}
+    }
+    if failure.stderr.contains("the stack is currently locked by")
+        || failure
+            .stderr
+            .contains("Another update is currently in progress")
+    {
+        let lock_holders = failure
+            .stderr
+            .lines()
+            .filter_map(|l| {
+                l.split_once(": created by ")
+                    .map(|(_, who)| format!("created by {}", who.trim()))
+            })
+            .collect();
+        return Error::ConcurrentUpdate {
+            lock_holders,
+            failure,
+        };
+    }
+    if is_match(&failure.stderr, "no stack named", "found") {
+        return Error::StackNotFound {
+            stack: stack_name(),
+            failure,
+        };
+    }
+    if is_match(&failure.stderr, "stack", "already exists") {
+        return Error::StackAlreadyExists {
+            stack: stack_name(),
+            failure,
+        };
+    }
+    if both.contains("SyntaxError:") || both.contains("IndentationError:") {
+        return Error::CompilationFailed { failure };
+    }
+    if let Some(message) = program_failure_message(&both) {
+        return Error::ProgramFailed { message, failure };
+    }
+    if both.contains("update canceled") || both.contains("^C received") {
+        return Error::Cancelled {
+            failure: Some(failure),
+        };
+    }
+    Error::CommandFailed { failure }
+}
+
+/// True when some line has `first` followed later by `then`.
+fn is_match(text: &str, first: &str, then: &str) -> bool {
+    text.lines().any(|l| {
+        l.find(first)
+            .is_some_and(|i| l[i + first.len()..].contains(then))
+    })
+}
+
+/// The program's own error message, when the output says the program failed.
+pub(crate) fn program_failure_message(text: &str) -> Option<String> {
+    const MARKERS: [&str; 3] = [
+        "Program failed with an unhandled exception:",
+        "an unhandled error occurred:",
+        "Program exited with non-zero exit code",
+    ];
+    let start = MARKERS.iter().filter_map(|m| text.find(m)).min()?;
+    let rest = &text[start..];
+    // For a Python traceback the last line of the block is the exception itself.
+    let block: Vec<&str> = rest.lines().take_while(|l| !l.trim().is_empty()).collect();
+    let last = block
+        .iter()
+        .rev()
+        .map(|l| l.trim())
+        .find(|l| !l.is_empty())
+        .unwrap_or_default();
+    Some(last.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(code: i32, stderr: &str, stdout: &str) -> CommandFailure {
+        CommandFailure {
+            command: "pulumi up --stack dev".into(),
+            exit_code: Some(code),
+            stderr: stderr.into(),
+            stdout: stdout.into(),
+        }
+    }
+
+    #[test]
+    fn stack_not_found_by_exit_code() {
+        let e = classify(
+            failure(6, "error: no stack named 'nope' found\n", ""),
+            Some("nope"),
+        );
+        assert!(
+            matches!(e, Error::StackNotFound { ref stack, .. } if stack == "nope"),
+            "{e:?}"
+        );
+        assert_eq!(e.exit_code(), Some(6));
+    }
+
+    #[test]
+    fn stack_exists_by_text() {
+        let e = classify(
+            failure(
+                1,
+                "error: stack 'organization/files/dev' already exists\n",
+                "",
+            ),
+            Some("dev"),
+        );
+        assert!(matches!(e, Error::StackAlreadyExists { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn locked_names_the_holder() {
+        let stderr = "error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the lock file with `pulumi cancel`.\n  file:///tmp/s/.pulumi/locks/organization/files/dev/abc.json?no_tmp_dir=true: created by u@h (pid 1) at 2026-01-01T00:00:00Z\n";
+        let e = classify(failure(1, stderr, ""), Some("dev"));
+        match e {
+            Error::ConcurrentUpdate { lock_holders, .. } => {
+                assert_eq!(
+                    lock_holders,
+                    vec!["created by u@h (pid 1) at 2026-01-01T00:00:00Z"]
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn program_exception_message_from_stdout() {
+        let stdout = "    error: Program failed with an unhandled exception:\n    Traceback (most recent call last):\n      File \"/p/__main__.py\", line 43, in <module>\n        raise ValueError(\"boom\")\n    ValueError: boom\n\nResources:\n";
+        let e = classify(failure(1, "", stdout), Some("dev"));
+        match e {
+            Error::ProgramFailed { message, .. } => assert_eq!(message, "ValueError: boom"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn syntax_error_is_compilation() {
+        let stdout = "error: Program failed with an unhandled exception:\n  File \"x\", line 1\n    def (\nSyntaxError: invalid syntax\n";
+        assert!(matches!(
+            classify(failure(1, "", stdout), None),
+            Error::CompilationFailed { .. }
+        ));
+    }
+
+    #[test]
+    fn expect_no_changes_and_cancel_codes() {
+        assert!(matches!(
+            classify(failure(7, "", ""), None),
+            Error::UnexpectedChanges { .. }
+        ));
+        assert!(matches!(
+            classify(failure(8, "", ""), None),
+            Error::Cancelled { .. }
+        ));
+    }
+
+    #[test]
+    fn anything_else_is_command_failed_with_headline() {
+        let e = classify(failure(2, "warning: x\nerror: bad flag\n", ""), None);
+        assert!(matches!(e, Error::CommandFailed { .. }));
+        assert_eq!(
+            e.to_string(),
+            "`pulumi up --stack dev` exited with code 2: error: bad flag"
+        );
+    }
+}

@@ -1,0 +1,114 @@
+//! `pulumi destroy`: delete every resource of the stack.
+
+use std::path::Path;
+
+use super::options::{CommonOptions, Control, common_setters};
+use crate::error::Result;
+
+/// Options of [`Stack::destroy`](crate::Stack::destroy).
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct DestroyOptions {
+    /// Flags shared with the other operations.
+    pub common: CommonOptions,
+    /// Callbacks, cancellation and timeout.
+    pub control: Control,
+    /// Only show what would be deleted (`--preview-only`); takes no lock.
+    pub preview_only: bool,
+    /// Refresh the state first (`--refresh`).
+    pub refresh: bool,
+    /// Keep going past resource errors (`--continue-on-error`).
+    pub continue_on_error: bool,
+    /// Leave protected resources alone instead of failing (`--exclude-protected`).
+    pub exclude_protected: bool,
+    /// Run the program to compute dependencies (`--run-program`).
+    pub run_program: bool,
+}
+
+common_setters!(DestroyOptions);
+
+impl DestroyOptions {
+    /// Only show what would be deleted.
+    pub fn preview_only(mut self, on: bool) -> Self {
+        self.preview_only = on;
+        self
+    }
+    /// Refresh first.
+    pub fn refresh(mut self, on: bool) -> Self {
+        self.refresh = on;
+        self
+    }
+    /// Keep going past resource errors.
+    pub fn continue_on_error(mut self, on: bool) -> Self {
+        self.continue_on_error = on;
+        self
+    }
+    /// Leave protected resources alone.
+    pub fn exclude_protected(mut self, on: bool) -> Self {
+        self.exclude_protected = on;
+        self
+    }
+
+    /// The arguments of `pulumi destroy` (pure).
+    pub fn to_args(&self, stack: &str, event_log: Option<&Path>) -> Result<Vec<String>> {
+        let mut args: Vec<String> = vec!["destroy".into(), "--stack".into(), stack.into()];
+        if self.preview_only {
+            args.extend(["--preview-only".into(), "--json".into()]);
+        } else {
+            args.extend(["--yes".into(), "--skip-preview".into()]);
+        }
+        self.common.push_args(&mut args)?;
+        for (on, flag) in [
+            (self.refresh, "--refresh"),
+            (self.continue_on_error, "--continue-on-error"),
+            (self.exclude_protected, "--exclude-protected"),
+            (self.run_program, "--run-program"),
+        ] {
+            if on {
+                args.push(flag.into());
+            }
+        }
+        super::push_event_log(&mut args, event_log);
+        Ok(args)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argv() {
+        let o = DestroyOptions::default()
+            .exclude_protected(true)
+            .target("urn:a");
+        assert_eq!(
+            o.to_args("dev", Some(Path::new("/ev"))).unwrap(),
+            [
+                "destroy",
+                "--stack",
+                "dev",
+                "--yes",
+                "--skip-preview",
+                "--target",
+                "urn:a",
+                "--color=never",
+                "--exclude-protected",
+                "--event-log",
+                "/ev",
+            ]
+        );
+        let p = DestroyOptions::default().preview_only(true);
+        assert_eq!(
+            p.to_args("dev", None).unwrap(),
+            [
+                "destroy",
+                "--stack",
+                "dev",
+                "--preview-only",
+                "--json",
+                "--color=never"
+            ]
+        );
+    }
+}

@@ -1,0 +1,406 @@
+//! The engine operations: up, preview, refresh, destroy and import.
+//!
+//! Each has its own file with its options (a builder), its argv (a pure function, unit
+//! tested) and its result. They share one runner: the CLI writes its engine events to a
+//! named pipe (`--event-log`), which is read as it runs and delivered, typed, to a
+//! callback and to a [`Stream`](futures_core::Stream); the change summary and the outputs
+//! come from those events, so `up` costs one `pulumi` process (two when an output is
+//! secret: one more to reveal it).
+//!
+//! ```no_run
+//! # async fn demo(stack: pulumi_auto::Stack) -> pulumi_auto::Result<()> {
+//! use pulumi_auto::ops::UpOptions;
+//! let result = stack
+//!     .up(UpOptions::default().on_event(|ev| println!("event {}", ev.sequence)))
+//!     .await?;
+//! println!("{:?} in {:?}", result.summary.resource_changes, result.summary.duration);
+//! for (name, out) in &result.outputs {
+//!     println!("{name} = {:?} (secret: {})", out.value, out.secret);
+//! }
+//! # Ok(()) }
+//! ```
+
+mod destroy;
+mod import;
+mod options;
+mod preview;
+mod refresh;
+mod up;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+
+pub use destroy::DestroyOptions;
+pub use import::{ImportOptions, ImportResource, ImportSource};
+pub use options::{CommonOptions, Control, DebugLogging, EventCallback};
+pub use preview::{PreviewOptions, PreviewResult};
+pub use refresh::RefreshOptions;
+pub use up::{UpOptions, UpResult};
+
+use crate::cli::{CommandOutput, Invocation};
+use crate::error::{Error, Result};
+use crate::events::{EngineEvent, EventLog};
+use crate::model::{self, OutputMap};
+use crate::stack::Stack;
+
+/// The change summary of an operation, from the engine's summary event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpSummary {
+    /// `succeeded`, `failed` or `canceled` (empty if the engine never reported).
+    pub result: String,
+    /// Resource counts by operation (`create`, `update`, `delete`, `same`, `replace`, …).
+    pub resource_changes: BTreeMap<String, u64>,
+    /// How long the engine ran.
+    pub duration: Duration,
+    /// Whether it was a preview.
+    pub is_preview: bool,
+    /// Whether the state may be corrupt (the engine says so).
+    pub maybe_corrupt: bool,
+}
+
+impl OpSummary {
+    /// The number of resources with this operation (`create`, `same`, …), 0 if none.
+    pub fn count(&self, op: &str) -> u64 {
+        self.resource_changes.get(op).copied().unwrap_or(0)
+    }
+
+    /// True when nothing but `same` steps happened.
+    pub fn is_no_op(&self) -> bool {
+        self.resource_changes
+            .iter()
+            .all(|(op, n)| op == "same" || *n == 0)
+    }
+}
+
+/// What refresh, destroy and import return.
+#[derive(Debug, Clone)]
+pub struct OpResult {
+    /// The change summary.
+    pub summary: OpSummary,
+    /// The CLI's stdout (human-readable, or the preview JSON for preview-only runs).
+    pub stdout: String,
+    /// The CLI's stderr (its tail).
+    pub stderr: String,
+}
+
+/// Appends `--event-log <path>`.
+pub(crate) fn push_event_log(args: &mut Vec<String>, event_log: Option<&Path>) {
+    if let Some(p) = event_log {
+        args.extend(["--event-log".into(), p.display().to_string()]);
+    }
+}
+
+/// How much of an operation's stdout is kept (the tail): events carry the data.
+const OP_STDOUT_KEEP: usize = 4 * 1024 * 1024;
+/// Bound of the channel that hands events to a [`OperationEvents`] stream.
+const STREAM_BOUND: usize = 1024;
+
+/// What the runner learns from the events.
+#[derive(Default)]
+struct Observed {
+    summary: Option<OpSummary>,
+    root_outputs: Option<serde_json::Map<String, serde_json::Value>>,
+    errors: Vec<String>,
+    failed_resources: Vec<String>,
+    events: u64,
+}
+
+impl Observed {
+    fn observe(&mut self, ev: &EngineEvent) {
+        self.events += 1;
+        if let Some(s) = ev.summary_event() {
+            self.summary = Some(OpSummary {
+                result: s.result.clone(),
+                resource_changes: s.resource_changes.clone(),
+                duration: Duration::from_secs(s.duration_seconds),
+                is_preview: s.is_preview,
+                maybe_corrupt: s.maybe_corrupt,
+            });
+        }
+        if let Some(outputs) = ev.root_stack_outputs() {
+            self.root_outputs = Some(outputs.clone());
+        }
+        if let Some(msg) = ev.error_message() {
+            self.errors.push(msg);
+        }
+        if ev.is_resource_failure()
+            && let Some(urn) = ev.urn()
+        {
+            self.failed_resources.push(urn.to_owned());
+        }
+    }
+}
+
+/// The live events of a running operation, as a [`Stream`](futures_core::Stream).
+/// Dropping it does not stop the operation; events are then no longer delivered here.
+pub struct OperationEvents {
+    rx: mpsc::Receiver<EngineEvent>,
+}
+
+impl futures_core::Stream for OperationEvents {
+    type Item = EngineEvent;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<EngineEvent>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
+/// One engine run: spawn the CLI with an event log, read the events while it runs, and
+/// return what was observed with the command's output.
+async fn run_engine(
+    stack: &Stack,
+    build_args: impl Fn(Option<&Path>) -> Result<Vec<String>>,
+    control: &Control,
+    events_tx: Option<mpsc::Sender<EngineEvent>>,
+) -> Result<(CommandOutput, Observed)> {
+    // Check the options before creating anything.
+    build_args(None)?;
+    let dir = tempfile::Builder::new()
+        .prefix("pulumi-auto-op-")
+        .tempdir()
+        .map_err(|e| Error::io("creating the operation's temporary directory", e))?;
+    let (log, mut stream) =
+        EventLog::create(dir.path()).map_err(|e| Error::io("creating the event log pipe", e))?;
+    let args = build_args(Some(log.path()))?;
+
+    let mut inv = Invocation::new(args)
+        .for_stack(stack.name().to_owned())
+        .env("PULUMI_DEBUG_COMMANDS", "true")
+        .max_stdout(OP_STDOUT_KEEP)
+        .cancel_policy(control.cancel_policy);
+    if let Some(cb) = &control.on_stdout {
+        inv = inv.on_stdout(cb.clone());
+    }
+    if let Some(cb) = &control.on_stderr {
+        inv = inv.on_stderr(cb.clone());
+    }
+    if let Some(t) = &control.cancel {
+        inv = inv.cancel_token(t.clone());
+    }
+    if let Some(t) = control.timeout {
+        inv = inv.timeout(t);
+    }
+
+    let ws = stack.workspace().clone();
+    let command = async {
+        let out = ws.run_unchecked(inv).await;
+        log.process_exited();
+        out
+    };
+    let reader = async {
+        let mut observed = Observed::default();
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(ev) => {
+                    observed.observe(&ev);
+                    if let Some(cb) = &control.on_event {
+                        cb(&ev);
+                    }
+                    if let Some(tx) = &events_tx {
+                        // A dropped receiver only stops delivery.
+                        let _ = tx.send(ev).await;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(target: "pulumi_auto::events", error = %e, "unreadable engine event")
+                }
+            }
+        }
+        observed
+    };
+    let (out, observed) = tokio::join!(command, reader);
+    Ok((out?, observed))
+}
+
+/// Turns a failed engine run into the most specific error, using what the events said.
+fn engine_error(stack: &Stack, out: &CommandOutput, observed: &Observed) -> Error {
+    let failure = crate::cli::failure_of(out, stack.workspace().redactions());
+    if out.cancelled {
+        return Error::Cancelled {
+            failure: Some(Box::new(failure)),
+        };
+    }
+    let error = crate::error::classify(failure, Some(stack.name()));
+    match error {
+        Error::CommandFailed { failure } if !observed.errors.is_empty() => {
+            // The engine's own diagnostics say what failed: the program, or resources.
+            let text = observed.errors.join("\n");
+            if text.contains("SyntaxError:") || text.contains("IndentationError:") {
+                return Error::CompilationFailed { failure };
+            }
+            if let Some(message) = crate::error::program_failure_message(&text) {
+                return Error::ProgramFailed { message, failure };
+            }
+            if !observed.failed_resources.is_empty() {
+                let redact = stack.workspace().redactions();
+                let messages = observed
+                    .errors
+                    .iter()
+                    .filter(|m| m.trim() != "update failed")
+                    .map(|m| crate::secret::redact(m, redact))
+                    .collect();
+                return Error::ResourcesFailed {
+                    resources: observed.failed_resources.clone(),
+                    messages,
+                    failure,
+                };
+            }
+            Error::CommandFailed { failure }
+        }
+        other => other,
+    }
+}
+
+impl Stack {
+    /// Creates or updates the stack's resources. One process, plus one to reveal secret
+    /// outputs when there are any.
+    pub async fn up(&self, opts: UpOptions) -> Result<UpResult> {
+        self.up_inner(opts, None).await
+    }
+
+    /// Like [`up`](Self::up), with the events also delivered as a stream while it runs.
+    /// Drive the returned future (await or spawn it) and consume the stream or drop it:
+    /// a stream kept but not read holds the CLI back. Dropping the future stops the CLI
+    /// and every process it started.
+    pub fn up_with_events(
+        &self,
+        opts: UpOptions,
+    ) -> (
+        OperationEvents,
+        impl Future<Output = Result<UpResult>> + Send + 'static,
+    ) {
+        let (tx, rx) = mpsc::channel(STREAM_BOUND);
+        let stack = self.clone();
+        (OperationEvents { rx }, async move {
+            stack.up_inner(opts, Some(tx)).await
+        })
+    }
+
+    async fn up_inner(
+        &self,
+        opts: UpOptions,
+        tx: Option<mpsc::Sender<EngineEvent>>,
+    ) -> Result<UpResult> {
+        let name = self.name().to_owned();
+        let (out, observed) =
+            run_engine(self, |log| opts.to_args(&name, log), &opts.control, tx).await?;
+        if !out.success() {
+            return Err(engine_error(self, &out, &observed));
+        }
+        let outputs = match &observed.root_outputs {
+            Some(raw)
+                if !model::contains_secret_object(&serde_json::Value::Object(raw.clone())) =>
+            {
+                model::outputs_from_property_map(raw)
+            }
+            Some(_) => self.outputs().await?,
+            None => OutputMap::new(),
+        };
+        Ok(UpResult {
+            summary: observed.summary.unwrap_or_default(),
+            outputs,
+            stdout: out.stdout,
+            stderr: out.stderr,
+        })
+    }
+
+    /// Shows what an update would do: the full plan from `preview --json` and the summary
+    /// from the events. One process.
+    pub async fn preview(&self, opts: PreviewOptions) -> Result<PreviewResult> {
+        self.preview_inner(opts, None).await
+    }
+
+    /// Like [`preview`](Self::preview), with the events also delivered as a stream.
+    pub fn preview_with_events(
+        &self,
+        opts: PreviewOptions,
+    ) -> (
+        OperationEvents,
+        impl Future<Output = Result<PreviewResult>> + Send + 'static,
+    ) {
+        let (tx, rx) = mpsc::channel(STREAM_BOUND);
+        let stack = self.clone();
+        (OperationEvents { rx }, async move {
+            stack.preview_inner(opts, Some(tx)).await
+        })
+    }
+
+    async fn preview_inner(
+        &self,
+        opts: PreviewOptions,
+        tx: Option<mpsc::Sender<EngineEvent>>,
+    ) -> Result<PreviewResult> {
+        let name = self.name().to_owned();
+        let (out, observed) =
+            run_engine(self, |log| opts.to_args(&name, log), &opts.control, tx).await?;
+        if !out.success() {
+            return Err(engine_error(self, &out, &observed));
+        }
+        let plan = model::parse_preview_output(&out.stdout)
+            .map_err(|e| crate::workspace::parse_error(&out, e))?;
+        Ok(PreviewResult {
+            summary: observed.summary.unwrap_or_default(),
+            plan,
+            stderr: out.stderr,
+        })
+    }
+
+    async fn simple_op(
+        &self,
+        build: impl Fn(Option<&Path>) -> Result<Vec<String>>,
+        control: &Control,
+    ) -> Result<OpResult> {
+        let (out, observed) = run_engine(self, build, control, None).await?;
+        if !out.success() {
+            return Err(engine_error(self, &out, &observed));
+        }
+        Ok(OpResult {
+            summary: observed.summary.unwrap_or_default(),
+            stdout: out.stdout,
+            stderr: out.stderr,
+        })
+    }
+
+    /// Reads the real state of the stack's resources into its state (or, with
+    /// `preview_only`, shows what would change). One process.
+    pub async fn refresh(&self, opts: RefreshOptions) -> Result<OpResult> {
+        let name = self.name().to_owned();
+        self.simple_op(|log| opts.to_args(&name, log), &opts.control)
+            .await
+    }
+
+    /// Deletes every resource of the stack (or, with `preview_only`, shows what would be
+    /// deleted). One process.
+    pub async fn destroy(&self, opts: DestroyOptions) -> Result<OpResult> {
+        let name = self.name().to_owned();
+        self.simple_op(|log| opts.to_args(&name, log), &opts.control)
+            .await
+    }
+
+    /// Adopts existing resources into the stack. One process.
+    pub async fn import(&self, opts: ImportOptions) -> Result<OpResult> {
+        let name = self.name().to_owned();
+        let dir = tempfile::Builder::new()
+            .prefix("pulumi-auto-import-")
+            .tempdir()
+            .map_err(|e| Error::io("creating the import file's directory", e))?;
+        let file = match &opts.source {
+            ImportSource::File(p) => p.clone(),
+            ImportSource::Resources(rs) => {
+                let json = ImportOptions::import_file_json(rs)?;
+                let p = dir.path().join("import.json");
+                tokio::fs::write(&p, json)
+                    .await
+                    .map_err(|e| Error::io("writing the import file", e))?;
+                p
+            }
+        };
+        self.simple_op(|log| opts.to_args(&name, &file, log), &opts.control)
+            .await
+    }
+}

@@ -1,0 +1,416 @@
+//! Options shared by the engine operations, and the flags they turn into.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{CancelPolicy, LineCallback};
+use crate::error::{Error, Result};
+use crate::events::EngineEvent;
+
+/// A callback that receives each engine event as the operation runs.
+pub type EventCallback = std::sync::Arc<dyn Fn(&EngineEvent) + Send + Sync>;
+
+/// How an operation is watched and stopped: callbacks, cancellation, timeout.
+#[derive(Clone, Default)]
+pub struct Control {
+    /// Receives each engine event while the operation runs.
+    pub on_event: Option<EventCallback>,
+    /// Receives each line of the CLI's human-readable stdout.
+    pub on_stdout: Option<LineCallback>,
+    /// Receives each line of the CLI's stderr.
+    pub on_stderr: Option<LineCallback>,
+    /// Cancels the operation gracefully when cancelled.
+    pub cancel: Option<CancellationToken>,
+    /// Cancels the operation gracefully after this long.
+    pub timeout: Option<Duration>,
+    /// How a cancelled operation is stopped (SIGINT, second SIGINT, SIGKILL).
+    pub cancel_policy: CancelPolicy,
+}
+
+impl std::fmt::Debug for Control {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Control")
+            .field("on_event", &self.on_event.is_some())
+            .field("on_stdout", &self.on_stdout.is_some())
+            .field("on_stderr", &self.on_stderr.is_some())
+            .field("cancel", &self.cancel.is_some())
+            .field("timeout", &self.timeout)
+            .field("cancel_policy", &self.cancel_policy)
+            .finish()
+    }
+}
+
+/// Debug logging of the CLI and its plugins.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DebugLogging {
+    /// Verbosity (`-v N`, 1 to 11); 0 leaves it off.
+    pub level: u8,
+    /// Log to stderr instead of to files under `PULUMI_HOME/logs` (`--logtostderr`).
+    pub to_stderr: bool,
+    /// Pass the log settings on to plugins (`--logflow`).
+    pub flow_to_plugins: bool,
+    /// Print debug diagnostics (`--debug`).
+    pub debug: bool,
+}
+
+/// Flags common to up, preview, refresh, destroy and import.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommonOptions {
+    /// The update's message (`--message`).
+    pub message: Option<String>,
+    /// Only these resource URNs (`--target`).
+    pub targets: Vec<String>,
+    /// Also the targets' dependents (`--target-dependents`).
+    pub target_dependents: bool,
+    /// All but these resource URNs (`--exclude`).
+    pub excludes: Vec<String>,
+    /// Also the excluded resources' dependents (`--exclude-dependents`).
+    pub exclude_dependents: bool,
+    /// How many resource operations run at once (`--parallel`); 0 leaves the default.
+    pub parallel: u32,
+    /// Fail if the operation would change anything (`--expect-no-changes`).
+    pub expect_no_changes: bool,
+    /// Print a detailed diff (`--diff`) in the human-readable output.
+    pub diff: bool,
+    /// Policy packs to run (`--policy-pack`).
+    pub policy_packs: Vec<PathBuf>,
+    /// Their config files, one per pack (`--policy-pack-config`).
+    pub policy_pack_configs: Vec<PathBuf>,
+    /// Show `create-replacement`/`delete-replaced` steps (`--show-replacement-steps`).
+    pub show_replacement_steps: bool,
+    /// Show secret values in the human-readable output (`--show-secrets`).
+    pub show_secrets: bool,
+    /// Colour of the human-readable output (`always`, `never`, `raw`, `auto`); default
+    /// `never`.
+    pub color: Option<String>,
+    /// Debug logging.
+    pub debug_logging: DebugLogging,
+    /// Write tracing data to this file (`--tracing file:…`).
+    pub tracing_file: Option<PathBuf>,
+    /// The user agent reported to the backend (`--exec-agent`).
+    pub user_agent: Option<String>,
+    /// Flags not modelled yet, appended as given. Never put a secret here.
+    pub extra_args: Vec<String>,
+}
+
+fn push_paths(args: &mut Vec<String>, flag: &str, paths: &[PathBuf]) {
+    for p in paths {
+        args.push(flag.to_owned());
+        args.push(p.display().to_string());
+    }
+}
+
+fn check_urns(what: &str, urns: &[String]) -> Result<()> {
+    for u in urns {
+        if u.is_empty() || u.chars().any(char::is_control) {
+            return Err(Error::invalid(what, format!("{u:?} is not a URN")));
+        }
+    }
+    Ok(())
+}
+
+impl CommonOptions {
+    /// Appends the flags for these options; checks them first.
+    pub(crate) fn push_args(&self, args: &mut Vec<String>) -> Result<()> {
+        if !self.targets.is_empty() && !self.excludes.is_empty() {
+            return Err(Error::invalid(
+                "options",
+                "targets and excludes cannot be combined (the CLI refuses --target with --exclude)",
+            ));
+        }
+        check_urns("target", &self.targets)?;
+        check_urns("exclude", &self.excludes)?;
+        if !self.policy_pack_configs.is_empty()
+            && self.policy_pack_configs.len() != self.policy_packs.len()
+        {
+            return Err(Error::invalid(
+                "options",
+                "policy_pack_configs needs one config per policy pack",
+            ));
+        }
+        if self.debug_logging.level > 11 {
+            return Err(Error::invalid("debug log level", "must be 0 to 11"));
+        }
+        if let Some(m) = &self.message {
+            args.extend(["--message".into(), m.clone()]);
+        }
+        for t in &self.targets {
+            args.extend(["--target".into(), t.clone()]);
+        }
+        if self.target_dependents {
+            args.push("--target-dependents".into());
+        }
+        for e in &self.excludes {
+            args.extend(["--exclude".into(), e.clone()]);
+        }
+        if self.exclude_dependents {
+            args.push("--exclude-dependents".into());
+        }
+        if self.parallel > 0 {
+            args.extend(["--parallel".into(), self.parallel.to_string()]);
+        }
+        if self.expect_no_changes {
+            args.push("--expect-no-changes".into());
+        }
+        if self.diff {
+            args.push("--diff".into());
+        }
+        push_paths(args, "--policy-pack", &self.policy_packs);
+        push_paths(args, "--policy-pack-config", &self.policy_pack_configs);
+        if self.show_replacement_steps {
+            args.push("--show-replacement-steps".into());
+        }
+        if self.show_secrets {
+            args.push("--show-secrets".into());
+        }
+        args.push(format!(
+            "--color={}",
+            self.color.as_deref().unwrap_or("never")
+        ));
+        let d = &self.debug_logging;
+        if d.level > 0 {
+            args.push(format!("--verbose={}", d.level));
+        }
+        if d.to_stderr {
+            args.push("--logtostderr".into());
+        }
+        if d.flow_to_plugins {
+            args.push("--logflow".into());
+        }
+        if d.debug {
+            args.push("--debug".into());
+        }
+        if let Some(t) = &self.tracing_file {
+            args.push(format!("--tracing=file:{}", t.display()));
+        }
+        if let Some(a) = &self.user_agent {
+            args.extend(["--exec-agent".into(), a.clone()]);
+        }
+        args.extend(self.extra_args.iter().cloned());
+        Ok(())
+    }
+}
+
+/// Builder setters for the [`CommonOptions`] of an options type, and for its
+/// [`Control`] (both fields must be named `common` and `control`).
+macro_rules! common_setters {
+    ($t:ty) => {
+        impl $t {
+            /// The update's message.
+            pub fn message(mut self, m: impl Into<String>) -> Self {
+                self.common.message = Some(m.into());
+                self
+            }
+            /// Adds a target URN (only it, and its dependents with `target_dependents`).
+            pub fn target(mut self, urn: impl Into<String>) -> Self {
+                self.common.targets.push(urn.into());
+                self
+            }
+            /// Also the targets' dependents.
+            pub fn target_dependents(mut self, on: bool) -> Self {
+                self.common.target_dependents = on;
+                self
+            }
+            /// Adds a URN to exclude.
+            pub fn exclude(mut self, urn: impl Into<String>) -> Self {
+                self.common.excludes.push(urn.into());
+                self
+            }
+            /// Also the excluded resources' dependents.
+            pub fn exclude_dependents(mut self, on: bool) -> Self {
+                self.common.exclude_dependents = on;
+                self
+            }
+            /// How many resource operations run at once.
+            pub fn parallel(mut self, n: u32) -> Self {
+                self.common.parallel = n;
+                self
+            }
+            /// Fail if anything would change.
+            pub fn expect_no_changes(mut self, on: bool) -> Self {
+                self.common.expect_no_changes = on;
+                self
+            }
+            /// A detailed diff in the human-readable output.
+            pub fn diff(mut self, on: bool) -> Self {
+                self.common.diff = on;
+                self
+            }
+            /// Adds a policy pack (and optionally its config file).
+            pub fn policy_pack(
+                mut self,
+                pack: impl Into<std::path::PathBuf>,
+                config: Option<std::path::PathBuf>,
+            ) -> Self {
+                self.common.policy_packs.push(pack.into());
+                if let Some(c) = config {
+                    self.common.policy_pack_configs.push(c);
+                }
+                self
+            }
+            /// Show replacement steps.
+            pub fn show_replacement_steps(mut self, on: bool) -> Self {
+                self.common.show_replacement_steps = on;
+                self
+            }
+            /// Show secrets in the human-readable output.
+            pub fn show_secrets(mut self, on: bool) -> Self {
+                self.common.show_secrets = on;
+                self
+            }
+            /// The colour of the human-readable output.
+            pub fn color(mut self, c: impl Into<String>) -> Self {
+                self.common.color = Some(c.into());
+                self
+            }
+            /// Debug logging.
+            pub fn debug_logging(mut self, d: $crate::ops::DebugLogging) -> Self {
+                self.common.debug_logging = d;
+                self
+            }
+            /// Write tracing data to this file.
+            pub fn tracing_file(mut self, p: impl Into<std::path::PathBuf>) -> Self {
+                self.common.tracing_file = Some(p.into());
+                self
+            }
+            /// The user agent reported to the backend.
+            pub fn user_agent(mut self, a: impl Into<String>) -> Self {
+                self.common.user_agent = Some(a.into());
+                self
+            }
+            /// Appends a flag not modelled yet. Never put a secret here.
+            pub fn extra_arg(mut self, a: impl Into<String>) -> Self {
+                self.common.extra_args.push(a.into());
+                self
+            }
+            /// Receives each engine event while the operation runs.
+            pub fn on_event(
+                mut self,
+                f: impl Fn(&$crate::events::EngineEvent) + Send + Sync + 'static,
+            ) -> Self {
+                self.control.on_event = Some(std::sync::Arc::new(f));
+                self
+            }
+            /// Receives each line of the CLI's stdout.
+            pub fn on_stdout(mut self, f: impl Fn(&str) + Send + Sync + 'static) -> Self {
+                self.control.on_stdout = Some(std::sync::Arc::new(f));
+                self
+            }
+            /// Receives each line of the CLI's stderr.
+            pub fn on_stderr(mut self, f: impl Fn(&str) + Send + Sync + 'static) -> Self {
+                self.control.on_stderr = Some(std::sync::Arc::new(f));
+                self
+            }
+            /// Cancels the operation gracefully when the token is cancelled.
+            pub fn cancel_token(mut self, t: tokio_util::sync::CancellationToken) -> Self {
+                self.control.cancel = Some(t);
+                self
+            }
+            /// Cancels the operation gracefully after this long.
+            pub fn timeout(mut self, t: std::time::Duration) -> Self {
+                self.control.timeout = Some(t);
+                self
+            }
+            /// How a cancelled operation is stopped.
+            pub fn cancel_policy(mut self, p: $crate::cli::CancelPolicy) -> Self {
+                self.control.cancel_policy = p;
+                self
+            }
+        }
+    };
+}
+pub(crate) use common_setters;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_is_color_never_only() {
+        let mut args = Vec::new();
+        CommonOptions::default().push_args(&mut args).unwrap();
+        assert_eq!(args, ["--color=never"]);
+    }
+
+    #[test]
+    fn every_flag() {
+        let o = CommonOptions {
+            message: Some("msg with spaces".into()),
+            targets: vec!["urn:a".into(), "urn:b".into()],
+            target_dependents: true,
+            parallel: 3,
+            expect_no_changes: true,
+            diff: true,
+            policy_packs: vec!["/p".into()],
+            policy_pack_configs: vec!["/c.json".into()],
+            show_replacement_steps: true,
+            show_secrets: true,
+            color: Some("always".into()),
+            debug_logging: DebugLogging {
+                level: 9,
+                to_stderr: true,
+                flow_to_plugins: true,
+                debug: true,
+            },
+            tracing_file: Some("/t.trace".into()),
+            user_agent: Some("agent/1".into()),
+            extra_args: vec!["--refresh".into()],
+            ..Default::default()
+        };
+        let mut args = Vec::new();
+        o.push_args(&mut args).unwrap();
+        assert_eq!(
+            args,
+            [
+                "--message",
+                "msg with spaces",
+                "--target",
+                "urn:a",
+                "--target",
+                "urn:b",
+                "--target-dependents",
+                "--parallel",
+                "3",
+                "--expect-no-changes",
+                "--diff",
+                "--policy-pack",
+                "/p",
+                "--policy-pack-config",
+                "/c.json",
+                "--show-replacement-steps",
+                "--show-secrets",
+                "--color=always",
+                "--verbose=9",
+                "--logtostderr",
+                "--logflow",
+                "--debug",
+                "--tracing=file:/t.trace",
+                "--exec-agent",
+                "agent/1",
+                "--refresh",
+            ]
+        );
+    }
+
+    #[test]
+    fn rejects_bad_combinations() {
+        let both = CommonOptions {
+            targets: vec!["urn:a".into()],
+            excludes: vec!["urn:b".into()],
+            ..Default::default()
+        };
+        assert!(both.push_args(&mut Vec::new()).is_err());
+        let configs = CommonOptions {
+            policy_pack_configs: vec!["/c".into()],
+            ..Default::default()
+        };
+        assert!(configs.push_args(&mut Vec::new()).is_err());
+        let urn = CommonOptions {
+            targets: vec!["a\nb".into()],
+            ..Default::default()
+        };
+        assert!(urn.push_args(&mut Vec::new()).is_err());
+    }
+}

@@ -1,0 +1,108 @@
+//! `pulumi preview`: what an update would do, step by step.
+
+use std::path::{Path, PathBuf};
+
+use super::OpSummary;
+use super::options::{CommonOptions, Control, common_setters};
+use crate::error::{Error, Result};
+use crate::model::PreviewDigest;
+
+/// Options of [`Stack::preview`](crate::Stack::preview).
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct PreviewOptions {
+    /// Flags shared with the other operations.
+    pub common: CommonOptions,
+    /// Callbacks, cancellation and timeout.
+    pub control: Control,
+    /// Plan to replace these URNs even if unchanged (`--replace`).
+    pub replace: Vec<String>,
+    /// Refresh the state first (`--refresh`).
+    pub refresh: bool,
+    /// Save the plan for `up` to apply (`--save-plan`).
+    pub save_plan: Option<PathBuf>,
+}
+
+common_setters!(PreviewOptions);
+
+impl PreviewOptions {
+    /// Adds a URN to plan a replacement of.
+    pub fn replace(mut self, urn: impl Into<String>) -> Self {
+        self.replace.push(urn.into());
+        self
+    }
+    /// Refresh first.
+    pub fn refresh(mut self, on: bool) -> Self {
+        self.refresh = on;
+        self
+    }
+    /// Save the plan to this file.
+    pub fn save_plan(mut self, path: impl Into<PathBuf>) -> Self {
+        self.save_plan = Some(path.into());
+        self
+    }
+
+    /// The arguments of `pulumi preview` (pure). `--json` makes stdout the full plan.
+    pub fn to_args(&self, stack: &str, event_log: Option<&Path>) -> Result<Vec<String>> {
+        let mut args: Vec<String> = vec![
+            "preview".into(),
+            "--stack".into(),
+            stack.into(),
+            "--json".into(),
+        ];
+        self.common.push_args(&mut args)?;
+        for r in &self.replace {
+            if r.is_empty() || r.chars().any(char::is_control) {
+                return Err(Error::invalid("replace", format!("{r:?} is not a URN")));
+            }
+            args.extend(["--replace".into(), r.clone()]);
+        }
+        if self.refresh {
+            args.push("--refresh".into());
+        }
+        if let Some(p) = &self.save_plan {
+            args.push(format!("--save-plan={}", p.display()));
+        }
+        super::push_event_log(&mut args, event_log);
+        Ok(args)
+    }
+}
+
+/// What [`Stack::preview`](crate::Stack::preview) returns.
+#[derive(Debug, Clone)]
+pub struct PreviewResult {
+    /// The change summary from the engine's summary event.
+    pub summary: OpSummary,
+    /// Every step the update would take, with old and new state and diffs.
+    pub plan: PreviewDigest,
+    /// The CLI's stderr (its tail).
+    pub stderr: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argv() {
+        let o = PreviewOptions::default()
+            .refresh(true)
+            .save_plan("/p.json")
+            .diff(true);
+        assert_eq!(
+            o.to_args("dev", Some(Path::new("/ev"))).unwrap(),
+            [
+                "preview",
+                "--stack",
+                "dev",
+                "--json",
+                "--diff",
+                "--color=never",
+                "--refresh",
+                "--save-plan=/p.json",
+                "--event-log",
+                "/ev",
+            ]
+        );
+    }
+}

@@ -1,0 +1,485 @@
+//! [`LocalWorkspace`]: a program directory, an environment and a backend.
+//!
+//! A workspace holds what every command needs: the program directory (with its
+//! `Pulumi.yaml`), the `pulumi` binary, `PULUMI_HOME`, the backend URL, the secrets
+//! passphrase and any environment variables. It is cheap to clone and safe to share across
+//! tasks; it never relies on a globally selected stack, so many [`Stack`]s of one workspace
+//! can be used at the same time.
+//!
+//! The backend, in order: the one given to the builder, `PULUMI_BACKEND_URL` in the
+//! environment, the project's `backend.url` in `Pulumi.yaml`, else an embedded file
+//! backend in the project-local directory `<work_dir>/.pulumi-state`.
+//!
+//! ```no_run
+//! # async fn demo() -> pulumi_auto::Result<()> {
+//! use pulumi_auto::{LocalWorkspace, Secret};
+//! let ws = LocalWorkspace::builder("fixtures/programs/files")
+//!     .passphrase(Secret::new("correct horse battery staple"))
+//!     .build()
+//!     .await?;
+//! let stack = ws.create_or_select_stack("dev").await?;
+//! stack.set_config("dir", "/tmp/files").await?;
+//! # Ok(()) }
+//! ```
+
+pub mod settings;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use validate::{
+    MAX_NAME_LEN, validate_config_key, validate_project_name, validate_stack_name,
+    validate_tag_name,
+};
+
+use crate::cli::{CommandOutput, Invocation, PulumiCommand};
+use crate::error::{Error, Result};
+use crate::model;
+use crate::secret::Secret;
+use crate::stack::Stack;
+
+/// The directory, below the program directory, of the default embedded file backend.
+pub const DEFAULT_STATE_DIR: &str = ".pulumi-state";
+
+/// Builds a [`LocalWorkspace`]. Nothing is checked or run until [`build`](Self::build).
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct LocalWorkspaceBuilder {
+    work_dir: PathBuf,
+    pulumi_home: Option<PathBuf>,
+    backend_url: Option<String>,
+    passphrase: Option<Secret>,
+    secrets_provider: Option<String>,
+    env: BTreeMap<String, Option<String>>,
+    pulumi: Option<PulumiCommand>,
+}
+
+impl LocalWorkspaceBuilder {
+    /// The `PULUMI_HOME` directory (plugins, credentials, logs); created if missing.
+    pub fn pulumi_home(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.pulumi_home = Some(dir.into());
+        self
+    }
+
+    /// The backend URL: `file:///abs/dir`, `s3://bucket`, `postgres://…`,
+    /// `https://api.pulumi.com`, …. A `file://` directory is created if missing.
+    pub fn backend_url(mut self, url: impl Into<String>) -> Self {
+        self.backend_url = Some(url.into());
+        self
+    }
+
+    /// The passphrase of the passphrase secrets provider (passed in the environment, never
+    /// on a command line).
+    pub fn passphrase(mut self, passphrase: Secret) -> Self {
+        self.passphrase = Some(passphrase);
+        self
+    }
+
+    /// The secrets provider for new stacks (`passphrase`, `awskms://…`, …).
+    pub fn secrets_provider(mut self, provider: impl Into<String>) -> Self {
+        self.secrets_provider = Some(provider.into());
+        self
+    }
+
+    /// Sets an environment variable for every command.
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.insert(key.into(), Some(value.into()));
+        self
+    }
+
+    /// Removes an inherited environment variable from every command's environment.
+    pub fn env_remove(mut self, key: impl Into<String>) -> Self {
+        self.env.insert(key.into(), None);
+        self
+    }
+
+    /// The `pulumi` binary to use (default: [`PulumiCommand::find`]).
+    pub fn pulumi_command(mut self, pulumi: PulumiCommand) -> Self {
+        self.pulumi = Some(pulumi);
+        self
+    }
+
+    /// Checks the inputs and the program directory, finds the CLI and reads its version.
+    pub async fn build(self) -> Result<LocalWorkspace> {
+        let work_dir = std::path::absolute(&self.work_dir)
+            .map_err(|e| Error::invalid("work_dir", format!("{}: {e}", self.work_dir.display())))?;
+        let project = settings::read_project(&work_dir).await?;
+        for key in self.env.keys() {
+            if key.is_empty() || key.contains('=') || key.contains('\0') {
+                return Err(Error::invalid(
+                    "environment variable",
+                    format!("{key:?} is not a valid name"),
+                ));
+            }
+        }
+
+        let mut env = self.env.clone();
+        if let Some(home) = &self.pulumi_home {
+            let home = std::path::absolute(home)
+                .map_err(|e| Error::invalid("pulumi_home", e.to_string()))?;
+            tokio::fs::create_dir_all(&home)
+                .await
+                .map_err(|e| Error::io(format!("creating PULUMI_HOME {}", home.display()), e))?;
+            env.insert("PULUMI_HOME".into(), Some(home.display().to_string()));
+        }
+
+        let inherited_backend = std::env::var("PULUMI_BACKEND_URL")
+            .ok()
+            .filter(|s| !s.is_empty());
+        let project_backend = project
+            .backend
+            .as_ref()
+            .and_then(|b| b.url.clone())
+            .filter(|s| !s.is_empty());
+        let backend_url = match (&self.backend_url, inherited_backend, project_backend) {
+            (Some(url), _, _) => Some(url.clone()),
+            (None, Some(url), _) => Some(url),
+            (None, None, Some(_)) => None, // the CLI reads Pulumi.yaml itself
+            (None, None, None) => Some(format!(
+                "file://{}",
+                work_dir.join(DEFAULT_STATE_DIR).display()
+            )),
+        };
+        if let Some(url) = &backend_url {
+            if url.is_empty() || url.chars().any(char::is_control) {
+                return Err(Error::invalid("backend URL", format!("{url:?}")));
+            }
+            if let Some(dir) = url.strip_prefix("file://") {
+                let dir = dir.split('?').next().unwrap_or(dir);
+                if !dir.starts_with('/') && !dir.starts_with('~') {
+                    return Err(Error::invalid(
+                        "backend URL",
+                        format!("{url:?}: a file backend needs an absolute path (file:///abs/dir)"),
+                    ));
+                }
+                if dir.starts_with('/') {
+                    tokio::fs::create_dir_all(dir)
+                        .await
+                        .map_err(|e| Error::io(format!("creating the state directory {dir}"), e))?;
+                }
+            }
+            env.insert("PULUMI_BACKEND_URL".into(), Some(url.clone()));
+        }
+
+        let mut redact = Vec::new();
+        if let Some(p) = &self.passphrase {
+            env.insert(
+                "PULUMI_CONFIG_PASSPHRASE".into(),
+                Some(p.expose().to_owned()),
+            );
+            redact.push(p.clone());
+        }
+
+        let pulumi = match self.pulumi {
+            Some(p) => p,
+            None => PulumiCommand::find().await?,
+        };
+        Ok(LocalWorkspace {
+            inner: Arc::new(Inner {
+                work_dir,
+                project_name: project.name.clone(),
+                pulumi,
+                env,
+                backend_url,
+                secrets_provider: self.secrets_provider,
+                redact,
+            }),
+        })
+    }
+}
+
+/// A program directory with its environment and backend. See the module docs.
+#[derive(Clone)]
+pub struct LocalWorkspace {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    work_dir: PathBuf,
+    project_name: String,
+    pulumi: PulumiCommand,
+    env: BTreeMap<String, Option<String>>,
+    backend_url: Option<String>,
+    secrets_provider: Option<String>,
+    redact: Vec<Secret>,
+}
+
+impl std::fmt::Debug for LocalWorkspace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalWorkspace")
+            .field("work_dir", &self.inner.work_dir)
+            .field("project", &self.inner.project_name)
+            .field("backend_url", &self.inner.backend_url)
+            .field("env", &self.inner.env.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Options for [`LocalWorkspace::install`] (`pulumi install`).
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct InstallOptions {
+    /// Skip installing plugins.
+    pub no_plugins: bool,
+    /// Skip installing the program's dependencies.
+    pub no_dependencies: bool,
+    /// Reinstall plugins even if present.
+    pub reinstall: bool,
+    /// Use language version tools (pyenv, …) to set up the runtime.
+    pub use_language_version_tools: bool,
+}
+
+impl InstallOptions {
+    /// The arguments of `pulumi install` for these options.
+    pub fn to_args(&self) -> Vec<String> {
+        let mut args = vec!["install".to_owned()];
+        for (on, flag) in [
+            (self.no_plugins, "--no-plugins"),
+            (self.no_dependencies, "--no-dependencies"),
+            (self.reinstall, "--reinstall"),
+            (
+                self.use_language_version_tools,
+                "--use-language-version-tools",
+            ),
+        ] {
+            if on {
+                args.push(flag.to_owned());
+            }
+        }
+        args
+    }
+}
+
+/// Options for [`LocalWorkspace::remove_stack`].
+#[derive(Debug, Clone, Copy, Default)]
+#[must_use]
+pub struct RemoveOptions {
+    /// Remove the stack even if it still has resources (they are forgotten, not deleted).
+    pub force: bool,
+    /// Keep the stack's `Pulumi.<stack>.yaml`.
+    pub preserve_config: bool,
+}
+
+impl LocalWorkspace {
+    /// A builder for a workspace on the program in `work_dir`.
+    pub fn builder(work_dir: impl Into<PathBuf>) -> LocalWorkspaceBuilder {
+        LocalWorkspaceBuilder {
+            work_dir: work_dir.into(),
+            pulumi_home: None,
+            backend_url: None,
+            passphrase: None,
+            secrets_provider: None,
+            env: BTreeMap::new(),
+            pulumi: None,
+        }
+    }
+
+    /// The program directory (absolute).
+    pub fn work_dir(&self) -> &Path {
+        &self.inner.work_dir
+    }
+
+    /// The project's name, from `Pulumi.yaml`.
+    pub fn project_name(&self) -> &str {
+        &self.inner.project_name
+    }
+
+    /// The backend URL passed to every command (`None` when `Pulumi.yaml` names it).
+    pub fn backend_url(&self) -> Option<&str> {
+        self.inner.backend_url.as_deref()
+    }
+
+    /// The `pulumi` binary in use.
+    pub fn pulumi(&self) -> &PulumiCommand {
+        &self.inner.pulumi
+    }
+
+    /// The names of the environment variables set or removed for every command.
+    pub fn env_var_names(&self) -> Vec<&str> {
+        self.inner.env.keys().map(String::as_str).collect()
+    }
+
+    /// Runs a command in the program directory with the workspace's environment.
+    pub async fn run(&self, inv: Invocation) -> Result<CommandOutput> {
+        let inv = inv
+            .cwd(self.inner.work_dir.clone())
+            .redact(self.inner.redact.clone());
+        self.inner.pulumi.run_with_env(&self.inner.env, inv).await
+    }
+
+    /// Like [`run`](Self::run), whatever the exit code (the caller classifies).
+    pub(crate) async fn run_unchecked(&self, inv: Invocation) -> Result<CommandOutput> {
+        let inv = inv
+            .cwd(self.inner.work_dir.clone())
+            .redact(self.inner.redact.clone());
+        self.inner.pulumi.run_unchecked(&self.inner.env, inv).await
+    }
+
+    pub(crate) fn redactions(&self) -> &[Secret] {
+        &self.inner.redact
+    }
+
+    /// Prepares the program's dependencies (`pulumi install`: for Python, creates the
+    /// virtualenv and installs `requirements.txt`). One process.
+    pub async fn install(&self, opts: &InstallOptions) -> Result<()> {
+        self.run(Invocation::new(opts.to_args())).await.map(drop)
+    }
+
+    /// A handle on a stack, without checking that it exists (no process).
+    pub fn stack_handle(&self, name: &str) -> Result<Stack> {
+        validate_stack_name(name)?;
+        Ok(Stack::new(self.clone(), name.to_owned()))
+    }
+
+    fn init_args(&self, name: &str) -> Vec<String> {
+        let mut args = vec![
+            "stack".into(),
+            "init".into(),
+            name.into(),
+            "--no-select".into(),
+        ];
+        if let Some(p) = &self.inner.secrets_provider {
+            args.push("--secrets-provider".into());
+            args.push(p.clone());
+        }
+        args
+    }
+
+    /// Creates a stack; fails with [`Error::StackAlreadyExists`] if it exists. One process.
+    pub async fn create_stack(&self, name: &str) -> Result<Stack> {
+        let stack = self.stack_handle(name)?;
+        self.run(Invocation::new(self.init_args(name)).for_stack(name))
+            .await?;
+        Ok(stack)
+    }
+
+    /// A stack that must exist; fails with [`Error::StackNotFound`] otherwise. One process
+    /// (a read of the stack's config), and nothing is selected globally.
+    pub async fn select_stack(&self, name: &str) -> Result<Stack> {
+        let stack = self.stack_handle(name)?;
+        self.run(
+            Invocation::new(["config", "--json", "--stack", name])
+                .for_stack(name)
+                .max_stdout(0),
+        )
+        .await?;
+        Ok(stack)
+    }
+
+    /// Creates the stack, or uses it if it exists. One process either way: `stack init`,
+    /// whose "already exists" answer means the stack is there.
+    pub async fn create_or_select_stack(&self, name: &str) -> Result<Stack> {
+        match self.create_stack(name).await {
+            Ok(stack) => Ok(stack),
+            Err(Error::StackAlreadyExists { .. }) => self.stack_handle(name),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Removes a stack and its config file (unless `preserve_config`). Without `force` it
+    /// refuses while the stack has resources. One process.
+    pub async fn remove_stack(&self, name: &str, opts: RemoveOptions) -> Result<()> {
+        validate_stack_name(name)?;
+        let mut args = vec!["stack".to_owned(), "rm".into(), name.into(), "--yes".into()];
+        if opts.force {
+            args.push("--force".into());
+        }
+        if opts.preserve_config {
+            args.push("--preserve-config".into());
+        }
+        self.run(Invocation::new(args).for_stack(name))
+            .await
+            .map(drop)
+    }
+
+    /// Renames a stack; returns the handle under its new name. One process.
+    pub async fn rename_stack(&self, name: &str, new_name: &str) -> Result<Stack> {
+        validate_stack_name(name)?;
+        let new = self.stack_handle(new_name)?;
+        self.run(Invocation::new(["stack", "rename", new_name, "--stack", name]).for_stack(name))
+            .await?;
+        Ok(new)
+    }
+
+    /// The project's stacks on the backend, with last update time and resource count.
+    /// One process.
+    pub async fn list_stacks(&self) -> Result<Vec<model::StackSummary>> {
+        let out = self.run(Invocation::new(["stack", "ls", "--json"])).await?;
+        model::parse_stack_list(&out.stdout).map_err(|e| parse_error(&out, e))
+    }
+
+    /// Who the backend says we are. One process.
+    pub async fn whoami(&self) -> Result<model::WhoAmI> {
+        let out = self.run(Invocation::new(["whoami", "--json"])).await?;
+        model::parse_whoami(&out.stdout).map_err(|e| parse_error(&out, e))
+    }
+
+    /// Installs a plugin (`kind` is `resource`, `language`, …). One process.
+    pub async fn install_plugin(
+        &self,
+        kind: &str,
+        name: &str,
+        version: &str,
+        server: Option<&str>,
+    ) -> Result<()> {
+        let mut args = vec!["plugin", "install", kind, name, version];
+        if let Some(s) = server {
+            args.extend(["--server", s]);
+        }
+        self.run(Invocation::new(args)).await.map(drop)
+    }
+
+    /// Removes a plugin (all versions when `version` is `None`). One process.
+    pub async fn remove_plugin(&self, kind: &str, name: &str, version: Option<&str>) -> Result<()> {
+        let mut args = vec!["plugin", "rm", kind, name];
+        if let Some(v) = version {
+            args.push(v);
+        }
+        args.push("--yes");
+        self.run(Invocation::new(args)).await.map(drop)
+    }
+
+    /// The plugins in the plugin cache (`PULUMI_HOME/plugins`). One process.
+    pub async fn list_plugins(&self) -> Result<Vec<model::PluginInfo>> {
+        let out = self
+            .run(Invocation::new(["plugin", "ls", "--json"]))
+            .await?;
+        model::parse_plugins(&out.stdout).map_err(|e| parse_error(&out, e))
+    }
+
+    /// The project settings (`Pulumi.yaml`), read from disk (no process).
+    pub async fn project_settings(&self) -> Result<settings::ProjectSettings> {
+        settings::read_project(&self.inner.work_dir).await
+    }
+
+    /// Writes the project settings (`Pulumi.yaml`); unknown fields are kept.
+    pub async fn save_project_settings(&self, s: &settings::ProjectSettings) -> Result<()> {
+        settings::write_project(&self.inner.work_dir, s).await
+    }
+
+    /// A stack's settings (`Pulumi.<stack>.yaml`), read from disk (no process).
+    pub async fn stack_settings(&self, stack: &str) -> Result<settings::StackSettings> {
+        validate_stack_name(stack)?;
+        settings::read_stack_settings(&self.inner.work_dir, stack).await
+    }
+
+    /// Writes a stack's settings (`Pulumi.<stack>.yaml`); unknown fields are kept.
+    pub async fn save_stack_settings(
+        &self,
+        stack: &str,
+        s: &settings::StackSettings,
+    ) -> Result<()> {
+        validate_stack_name(stack)?;
+        settings::write_stack_settings(&self.inner.work_dir, stack, s).await
+    }
+}
+
+/// A parse failure of a command's output as an [`Error::Parse`].
+pub(crate) fn parse_error(out: &CommandOutput, e: impl std::fmt::Display) -> Error {
+    Error::Parse {
+        command: out.command.clone(),
+        reason: e.to_string(),
+    }
+}
