@@ -57,7 +57,11 @@ fn copy_dir(from: &Path, to: &Path) {
         let entry = entry.unwrap();
         let name = entry.file_name();
         let s = name.to_string_lossy();
-        if s == "venv" || s == "__pycache__" || s.starts_with("Pulumi.") && s != "Pulumi.yaml" || s == ".pulumi-state" {
+        if s == "venv"
+            || s == "__pycache__"
+            || s.starts_with("Pulumi.") && s != "Pulumi.yaml"
+            || s == ".pulumi-state"
+        {
             continue;
         }
         let ty = entry.file_type().unwrap();
@@ -106,7 +110,7 @@ impl TestEnv {
         }
         let state = root.path().join("state");
         let home = root.path().join("home");
-        let files = root.path().join("files");
+        let files = root.path().join("out");
         std::fs::create_dir_all(&files).unwrap();
         let ws = LocalWorkspace::builder(&prog)
             .backend_url(format!("file://{}", state.display()))
@@ -129,7 +133,9 @@ impl TestEnv {
     /// The same environment with a workspace built by `f` from a prepared builder.
     pub async fn workspace_with(
         &self,
-        f: impl FnOnce(pulumi_auto::workspace::LocalWorkspaceBuilder) -> pulumi_auto::workspace::LocalWorkspaceBuilder,
+        f: impl FnOnce(
+            pulumi_auto::workspace::LocalWorkspaceBuilder,
+        ) -> pulumi_auto::workspace::LocalWorkspaceBuilder,
     ) -> LocalWorkspace {
         let b = LocalWorkspace::builder(&self.program)
             .backend_url(format!("file://{}", self.state.display()))
@@ -161,4 +167,98 @@ impl TestEnv {
         v.sort();
         v
     }
+}
+
+/// A wrapper around the real `pulumi` that records, for every process spawned through it,
+/// its `/proc/<pid>/cmdline` (one line per process, NULs shown as spaces), then execs the
+/// real binary with the same arguments.
+pub struct CountingCli {
+    pub log: PathBuf,
+    pub path: PathBuf,
+}
+
+impl CountingCli {
+    pub async fn new(dir: &Path) -> CountingCli {
+        let real = pulumi().await.path().to_path_buf();
+        let log = dir.join("spawned.log");
+        let path = dir.join("pulumi-counting");
+        let script = format!(
+            "#!/bin/sh\ntr '\\0' ' ' < /proc/$$/cmdline >> '{log}'\necho >> '{log}'\nexec '{real}' \"$@\"\n",
+            log = log.display(),
+            real = real.display()
+        );
+        std::fs::write(&path, script).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        CountingCli { log, path }
+    }
+
+    pub async fn command(&self) -> PulumiCommand {
+        PulumiCommand::at(&self.path).await.unwrap()
+    }
+
+    /// The recorded command lines (after the wrapper's own `/bin/sh <script>`).
+    pub fn lines(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let l = l.trim_end();
+                let args = match l.find("pulumi-counting ") {
+                    Some(i) => &l[i + "pulumi-counting ".len()..],
+                    None => l.strip_suffix("pulumi-counting").unwrap_or(l),
+                };
+                args.strip_prefix("--non-interactive ")
+                    .unwrap_or(args)
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    /// Forgets what was recorded so far.
+    pub fn reset(&self) {
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+/// The PIDs of live processes whose environment carries `marker` (every process a test's
+/// workspace spawns inherits it, plugins and programs included).
+pub fn processes_with_marker(marker: &str) -> Vec<(i32, String)> {
+    let needle = format!("PULUMI_AUTO_TEST_MARKER={marker}");
+    let mut found = Vec::new();
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for e in rd.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(env) = std::fs::read(e.path().join("environ")) else {
+            continue;
+        };
+        if env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()) {
+            // A zombie has no environ left; count only live ones.
+            let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+            let state = stat.rsplit(") ").next().and_then(|s| s.chars().next());
+            if state != Some('Z') {
+                let cmd = std::fs::read_to_string(e.path().join("cmdline"))
+                    .unwrap_or_default()
+                    .replace('\0', " ");
+                found.push((pid, cmd));
+            }
+        }
+    }
+    found
+}
+
+/// A marker unique to this process and call.
+pub fn unique_marker() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
 }

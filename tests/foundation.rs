@@ -1,0 +1,248 @@
+//! The bottom layer against the real CLI (and a fake one only for faults the real one
+//! cannot be made to produce), and the main job end to end.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{CountingCli, TestEnv};
+use pulumi_auto::cli::{Invocation, PulumiCommand, pinned_version};
+use pulumi_auto::ops::UpOptions;
+use pulumi_auto::{Error, Secret};
+
+fn fake_cli(dir: &Path, body: &str) -> std::path::PathBuf {
+    let p = dir.join("pulumi");
+    std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+#[tokio::test]
+async fn the_installed_cli_is_the_pin() {
+    let pulumi = common::pulumi().await;
+    assert_eq!(
+        pulumi.version().map(ToString::to_string).as_deref(),
+        Some(pinned_version())
+    );
+    let out = pulumi.run(Invocation::new(["version"])).await.unwrap();
+    assert_eq!(out.stdout.trim(), format!("v{}", pinned_version()));
+}
+
+#[tokio::test]
+async fn version_is_read_once_per_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let counting = CountingCli::new(dir.path()).await;
+    let (a, b) = tokio::join!(
+        PulumiCommand::at(&counting.path),
+        PulumiCommand::at(&counting.path)
+    );
+    a.unwrap();
+    b.unwrap();
+    PulumiCommand::at(&counting.path).await.unwrap();
+    let lines = counting.lines();
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("version")).count(),
+        1,
+        "{lines:?}"
+    );
+}
+
+#[tokio::test]
+async fn missing_old_and_unparsable_clis_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = PulumiCommand::at(dir.path().join("nope"))
+        .await
+        .unwrap_err();
+    assert!(matches!(missing, Error::CliNotFound { .. }), "{missing:?}");
+    assert!(missing.to_string().contains("nope"));
+
+    let old_dir = dir.path().join("old");
+    std::fs::create_dir(&old_dir).unwrap();
+    let old = PulumiCommand::at(fake_cli(&old_dir, "echo v3.100.0"))
+        .await
+        .unwrap_err();
+    match &old {
+        Error::CliVersionUnsupported { found, minimum, .. } => {
+            assert_eq!(found.to_string(), "3.100.0");
+            assert!(minimum > found);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        old.to_string()
+            .contains("PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK")
+    );
+
+    let garbage_dir = dir.path().join("garbage");
+    std::fs::create_dir(&garbage_dir).unwrap();
+    let garbage = PulumiCommand::at(fake_cli(&garbage_dir, "echo 'not a version'")).await;
+    assert!(
+        matches!(garbage, Err(Error::CliVersionUnparsable { .. })),
+        "{garbage:?}"
+    );
+
+    let noexec_dir = dir.path().join("noexec");
+    std::fs::create_dir(&noexec_dir).unwrap();
+    let p = noexec_dir.join("pulumi");
+    std::fs::write(&p, "#!/bin/sh\necho v3.259.0\n").unwrap();
+    assert!(matches!(
+        PulumiCommand::at(&p).await,
+        Err(Error::CliNotFound { .. })
+    ));
+}
+
+#[tokio::test]
+async fn chatty_streams_do_not_deadlock_and_stay_bounded() {
+    // A fault the real CLI cannot be made to produce on demand: 8 MiB on stdout and
+    // 32 MiB on stderr at the same time.
+    let dir = tempfile::tempdir().unwrap();
+    let cli = fake_cli(
+        dir.path(),
+        r#"case " $* " in *" version "*) echo v3.259.0; exit 0;; esac
+yes 'stderr line of some length to fill the pipe quickly' | head -n 640000 >&2 &
+yes 'stdout' | head -c 8388608
+wait
+echo 'error: it went wrong' >&2
+exit 3"#,
+    );
+    let pulumi = PulumiCommand::at(&cli).await.unwrap();
+    let stderr_lines = Arc::new(Mutex::new(0usize));
+    let counter = stderr_lines.clone();
+    let err = pulumi
+        .run(Invocation::new(["up"]).on_stderr(Arc::new(move |_l: &str| {
+            *counter.lock().unwrap() += 1;
+        })))
+        .await
+        .unwrap_err();
+    let failure = err.command_failure().unwrap();
+    assert_eq!(failure.exit_code, Some(3));
+    assert!(
+        failure.stderr.len() <= 8 * 1024 + 64,
+        "{}",
+        failure.stderr.len()
+    );
+    assert!(failure.stderr.ends_with("error: it went wrong\n"));
+    assert_eq!(failure.headline(), "error: it went wrong");
+    let n = *stderr_lines.lock().unwrap();
+    assert!(n > 500_000, "{n} stderr lines");
+}
+
+#[tokio::test]
+async fn dropping_an_operation_kills_its_whole_process_group() {
+    let env = TestEnv::new("slow").await;
+    let marker = common::unique_marker();
+    let ws = env
+        .workspace_with(|b| b.env("PULUMI_AUTO_TEST_MARKER", marker.clone()))
+        .await;
+    let stack = ws.create_stack("dev").await.unwrap();
+    stack
+        .set_all_config([
+            ("dir", env.files.display().to_string()),
+            ("delay", "30".to_owned()),
+            ("count", "2".to_owned()),
+        ])
+        .await
+        .unwrap();
+    let op = tokio::spawn({
+        let stack = stack.clone();
+        async move { stack.up(UpOptions::default()).await }
+    });
+    // Wait until the program's dynamic providers are running (python processes).
+    let mut seen = Vec::new();
+    for _ in 0..300 {
+        seen = common::processes_with_marker(&marker);
+        if seen
+            .iter()
+            .filter(|(_, c)| c.contains("pulumi.dynamic"))
+            .count()
+            >= 1
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        seen.iter().any(|(_, c)| c.contains("pulumi.dynamic")),
+        "the provider never started: {seen:?}"
+    );
+    assert!(
+        seen.len() >= 3,
+        "cli, language host, program, provider: {seen:?}"
+    );
+    op.abort();
+    let _ = op.await;
+    let mut left = Vec::new();
+    for _ in 0..50 {
+        left = common::processes_with_marker(&marker);
+        if left.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(left.is_empty(), "processes survived the drop: {left:?}");
+}
+
+#[tokio::test]
+async fn the_main_job_runs_twice_and_changes_nothing_the_second_time() {
+    // The tutorial example, built by `cargo test`, on a copy of the files program (it runs
+    // `pulumi install` itself, so the copy keeps `virtualenv: venv`).
+    let env = TestEnv::with_venv("files", None).await;
+    let exe = std::env::current_exe().unwrap();
+    let tutorial = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/tutorial");
+    assert!(tutorial.exists(), "{} not built", tutorial.display());
+    let run = |extra: &[&str]| {
+        let mut cmd = std::process::Command::new(&tutorial);
+        cmd.arg("--work-dir")
+            .arg(&env.program)
+            .arg("--files-dir")
+            .arg(&env.files)
+            .args(extra)
+            .env("PULUMI_HOME", &env.home)
+            .env("PULUMI_CONFIG_PASSPHRASE", "main-job-test")
+            .env("RUST_LOG", "info")
+            .env_remove("PULUMI_BACKEND_URL");
+        cmd.output().unwrap()
+    };
+    let first = run(&[]);
+    let log = String::from_utf8_lossy(&first.stdout).to_string()
+        + &String::from_utf8_lossy(&first.stderr);
+    assert!(first.status.success(), "{log}");
+    assert!(log.contains("create 3"), "{log}");
+    assert!(log.contains("output token = [secret]"), "{log}");
+    assert!(
+        !log.contains("demo-token-value"),
+        "the secret was logged: {log}"
+    );
+    assert_eq!(
+        env.read_file("greeting.txt").as_deref(),
+        Some("hello from pulumi-auto")
+    );
+    assert!(
+        env.program.join(".pulumi-state/.pulumi").exists(),
+        "state is project-local"
+    );
+
+    let second = run(&[]);
+    let log = String::from_utf8_lossy(&second.stdout).to_string()
+        + &String::from_utf8_lossy(&second.stderr);
+    assert!(second.status.success(), "{log}");
+    assert!(log.contains("no changes"), "{log}");
+
+    let refused = run(&["--destroy=prod"]);
+    assert!(!refused.status.success());
+    assert_eq!(env.file_names().len(), 2, "a refused destroy touched files");
+    let destroyed = run(&["--destroy=dev"]);
+    let log = String::from_utf8_lossy(&destroyed.stderr).to_string()
+        + &String::from_utf8_lossy(&destroyed.stdout);
+    assert!(destroyed.status.success(), "{log}");
+    assert!(env.file_names().is_empty());
+    let _ = Secret::new("unused");
+}
