@@ -220,11 +220,15 @@ async fn targets_replace_and_expect_no_changes() {
 }
 
 #[tokio::test]
-async fn import_adopts_an_existing_file() {
+async fn import_runs_the_engine_import_step() {
+    // `pulumi import` of a Python dynamic-provider resource reaches the provider's read,
+    // which cannot rebuild the provider without its serialised `__provider` input: the
+    // CLI cannot adopt such resources. What is tested here is everything up to that:
+    // the import file, the argv, the engine's import step for the right URN, the event
+    // stream, and the typed error naming the resource and the provider's message.
     let env = TestEnv::new("files").await;
     let stack = files_stack(&env).await;
     stack.up(UpOptions::default()).await.unwrap();
-    // Forget the note, then adopt it back by its ID (its path).
     let note_urn = "urn:pulumi:dev::files::pulumi-python:dynamic:Resource::note";
     let note_id = env.files.join("note.txt").display().to_string();
     let mut dep = stack.export_stack().await.unwrap();
@@ -234,13 +238,15 @@ async fn import_adopts_an_existing_file() {
         .resources
         .retain(|r| r.urn != note_urn);
     stack.import_stack(&dep).await.unwrap();
-    let refreshed = stack.preview(PreviewOptions::default()).await.unwrap();
+    let plan = stack.preview(PreviewOptions::default()).await.unwrap();
     assert_eq!(
-        refreshed.summary.count("create"),
+        plan.summary.count("create"),
         1,
-        "note is no longer in state"
+        "note is no longer in the state"
     );
 
+    let steps = Arc::new(Mutex::new(Vec::new()));
+    let seen = steps.clone();
     let res = stack
         .import(
             ImportOptions::resources(vec![ImportResource::new(
@@ -248,17 +254,39 @@ async fn import_adopts_an_existing_file() {
                 "note",
                 note_id,
             )])
-            .protect(false),
+            .protect(false)
+            .on_event(move |ev| {
+                if ev.is_resource_pre()
+                    && let Some(step) = ev.step()
+                {
+                    seen.lock()
+                        .unwrap()
+                        .push((step.op.to_string(), step.urn.clone()));
+                }
+            }),
         )
         .await;
-    // A dynamic resource cannot be read without its serialized provider; the CLI says so.
+    let steps = steps.lock().unwrap().clone();
+    assert!(
+        steps.contains(&("import".to_owned(), note_urn.to_owned())),
+        "{steps:?}"
+    );
     match res {
-        Ok(r) => assert_eq!(r.summary.count("import"), 1),
-        Err(e) => assert!(
-            e.to_string().contains("__provider") || e.to_string().contains("provider"),
-            "{e}"
-        ),
+        Err(Error::ResourcesFailed {
+            resources,
+            messages,
+            ..
+        }) => {
+            assert_eq!(resources, [note_urn]);
+            assert!(
+                messages.iter().any(|m| m.contains("'__provider'")),
+                "{messages:?}"
+            );
+        }
+        other => panic!("expected the provider's refusal, got {other:?}"),
     }
+    // Nothing was adopted, and the file is untouched.
+    assert_eq!(env.read_file("note.txt").as_deref(), Some("a note\n"));
 }
 
 #[tokio::test]

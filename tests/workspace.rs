@@ -626,3 +626,104 @@ async fn project_and_stack_settings_roundtrip() {
         Some("v")
     );
 }
+
+#[tokio::test]
+async fn plugins_install_from_file_list_remove() {
+    let env = TestEnv::new("files").await;
+    let bin = env.root.path().join("pulumi-resource-fake");
+    std::fs::write(&bin, "#!/bin/sh\nexit 0\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    env.ws
+        .install_plugin_from_file("resource", "fake", "1.2.3", &bin)
+        .await
+        .unwrap();
+    let plugins = env.ws.list_plugins().await.unwrap();
+    assert_eq!(plugins.len(), 1, "{plugins:?}");
+    assert_eq!(plugins[0].name, "fake");
+    assert_eq!(plugins[0].version.as_deref(), Some("1.2.3"));
+    env.ws
+        .remove_plugin("resource", "fake", Some("1.2.3"))
+        .await
+        .unwrap();
+    assert!(env.ws.list_plugins().await.unwrap().is_empty());
+    assert!(matches!(
+        env.ws
+            .install_plugin_from_file("resource", "fake", "1.0.0", &env.root.path().join("nope"))
+            .await,
+        Err(Error::InvalidInput { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_syntax_error_is_a_compilation_error() {
+    let env = TestEnv::new("files").await;
+    std::fs::write(
+        env.program.join("__main__.py"),
+        "import pulumi\ndef broken(:\n    pass\n",
+    )
+    .unwrap();
+    let stack = env.ws.create_stack("dev").await.unwrap();
+    match stack.up(UpOptions::default()).await {
+        Err(Error::CompilationFailed { failure }) => assert_eq!(failure.exit_code, Some(1)),
+        other => panic!("expected CompilationFailed, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn cancelling_an_update_is_typed_and_leaves_no_process() {
+    let env = TestEnv::new("slow").await;
+    let marker = common::unique_marker();
+    let ws = env
+        .workspace_with(|b| b.env("PULUMI_AUTO_TEST_MARKER", marker.clone()))
+        .await;
+    let stack = ws.create_stack("dev").await.unwrap();
+    stack
+        .set_all_config([
+            ("dir", env.files.display().to_string()),
+            ("delay", "20".to_owned()),
+            ("count", "1".to_owned()),
+        ])
+        .await
+        .unwrap();
+    let token = tokio_util::sync::CancellationToken::new();
+    let op = tokio::spawn({
+        let stack = stack.clone();
+        let opts = UpOptions::default()
+            .cancel_token(token.clone())
+            .cancel_policy(pulumi_auto::cli::CancelPolicy {
+                grace: std::time::Duration::from_secs(3),
+                kill_after: std::time::Duration::from_secs(3),
+            });
+        async move { stack.up(opts).await }
+    });
+    for _ in 0..300 {
+        if common::processes_with_marker(&marker)
+            .iter()
+            .any(|(_, c)| c.contains("pulumi.dynamic"))
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    token.cancel();
+    let res = op.await.unwrap();
+    assert!(matches!(res, Err(Error::Cancelled { .. })), "{res:?}");
+    let left = common::processes_with_marker(&marker);
+    assert!(left.is_empty(), "processes survived the cancel: {left:?}");
+}
+
+#[tokio::test]
+async fn a_stack_without_any_config_runs() {
+    // Regression: the language host must pass `{}` (never `null`) as the program's config.
+    let env = TestEnv::new("files").await;
+    std::fs::write(
+        env.program.join("__main__.py"),
+        "import pulumi\npulumi.export('answer', 42)\n",
+    )
+    .unwrap();
+    let stack = env.ws.create_stack("dev").await.unwrap();
+    let up = stack.up(UpOptions::default()).await.unwrap();
+    assert_eq!(up.outputs["answer"].value, serde_json::json!(42));
+    assert_eq!(up.summary.count("create"), 1);
+}

@@ -431,6 +431,29 @@ impl LocalWorkspace {
         self.run(Invocation::new(args)).await.map(drop)
     }
 
+    /// Installs a plugin from a local binary, folder or tarball (`plugin install --file`),
+    /// with no download. One process.
+    pub async fn install_plugin_from_file(
+        &self,
+        kind: &str,
+        name: &str,
+        version: &str,
+        file: &Path,
+    ) -> Result<()> {
+        if !file.exists() {
+            return Err(Error::invalid(
+                "plugin file",
+                format!("{} does not exist", file.display()),
+            ));
+        }
+        let file = file.display().to_string();
+        self.run(Invocation::new([
+            "plugin", "install", kind, name, version, "--file", &file,
+        ]))
+        .await
+        .map(drop)
+    }
+
     /// Removes a plugin (all versions when `version` is `None`). One process.
     pub async fn remove_plugin(&self, kind: &str, name: &str, version: Option<&str>) -> Result<()> {
         let mut args = vec!["plugin", "rm", kind, name];
