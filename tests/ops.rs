@@ -372,3 +372,71 @@ async fn up_costs_one_process_or_two_with_secret_outputs() {
         "{lines:?}"
     );
 }
+
+#[tokio::test]
+async fn plan_exclude_refresh_and_preview_only_refresh() {
+    let env = TestEnv::new("files").await;
+    let stack = files_stack(&env).await;
+    stack.up(UpOptions::default()).await.unwrap();
+    let urn = |name: &str| format!("urn:pulumi:dev::files::pulumi-python:dynamic:Resource::{name}");
+
+    // A plan saved by preview is what up applies.
+    stack.set_config("greeting", "planned").await.unwrap();
+    let plan_file = env.root.path().join("plan.json");
+    stack
+        .preview(PreviewOptions::default().save_plan(&plan_file))
+        .await
+        .unwrap();
+    assert!(plan_file.exists());
+    let up = stack
+        .up(UpOptions::default().plan(&plan_file))
+        .await
+        .unwrap();
+    assert_eq!(up.summary.count("update"), 1);
+    assert_eq!(env.read_file("greeting.txt").as_deref(), Some("planned"));
+
+    // exclude: the excluded resource keeps its old state.
+    stack.set_config("greeting", "excluded").await.unwrap();
+    stack.set_config("noteName", "renamed.txt").await.unwrap();
+    let up = stack
+        .up(UpOptions::default().exclude(urn("greeting")))
+        .await
+        .unwrap();
+    assert_eq!(up.summary.count("update"), 0);
+    assert_eq!(up.summary.count("replace"), 1);
+    assert_eq!(env.read_file("greeting.txt").as_deref(), Some("planned"));
+
+    // preview-only refresh sees drift without recording it; refresh-before-up repairs it.
+    std::fs::write(env.files.join("greeting.txt"), "drifted").unwrap();
+    let seen = stack
+        .refresh(RefreshOptions::default().preview_only(true))
+        .await
+        .unwrap();
+    assert!(seen.summary.is_preview);
+    assert_eq!(seen.summary.count("update"), 1);
+    let again = stack
+        .refresh(RefreshOptions::default().preview_only(true))
+        .await
+        .unwrap();
+    assert_eq!(
+        again.summary.count("update"),
+        1,
+        "a preview-only refresh changed the state"
+    );
+    let up = stack.up(UpOptions::default().refresh(true)).await.unwrap();
+    assert_eq!(up.summary.count("update"), 1);
+    assert_eq!(env.read_file("greeting.txt").as_deref(), Some("excluded"));
+}
+
+#[tokio::test]
+async fn continue_on_error_creates_what_it_can() {
+    let env = TestEnv::new("failing").await;
+    let stack = files_stack(&env).await;
+    stack.set_config("mode", "create").await.unwrap();
+    let err = stack
+        .up(UpOptions::default().continue_on_error(true).parallel(1))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::ResourcesFailed { .. }), "{err:?}");
+    assert_eq!(env.file_names(), ["good.txt"]);
+}
