@@ -6,7 +6,6 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use common::{CountingCli, TestEnv};
 use pulumi_auto::cli::{Invocation, PulumiCommand, pinned_version};
@@ -133,37 +132,13 @@ exit 3"#,
 #[tokio::test]
 async fn dropping_an_operation_kills_its_whole_process_group() {
     let env = TestEnv::new("slow").await;
-    let marker = common::unique_marker();
-    let ws = env
-        .workspace_with(|b| b.env("PULUMI_AUTO_TEST_MARKER", marker.clone()))
-        .await;
-    let stack = ws.create_stack("dev").await.unwrap();
-    stack
-        .set_all_config([
-            ("dir", env.files.display().to_string()),
-            ("delay", "30".to_owned()),
-            ("count", "2".to_owned()),
-        ])
-        .await
-        .unwrap();
+    let (marker, stack) = common::marked_slow_stack(&env, "30", "2").await;
     let op = tokio::spawn({
         let stack = stack.clone();
         async move { stack.up(UpOptions::default()).await }
     });
     // Wait until the program's dynamic providers are running (python processes).
-    let mut seen = Vec::new();
-    for _ in 0..300 {
-        seen = common::processes_with_marker(&marker);
-        if seen
-            .iter()
-            .filter(|(_, c)| c.contains("pulumi.dynamic"))
-            .count()
-            >= 1
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let seen = common::wait_for_provider(&marker).await;
     assert!(
         seen.iter().any(|(_, c)| c.contains("pulumi.dynamic")),
         "the provider never started: {seen:?}"
@@ -174,14 +149,7 @@ async fn dropping_an_operation_kills_its_whole_process_group() {
     );
     op.abort();
     let _ = op.await;
-    let mut left = Vec::new();
-    for _ in 0..50 {
-        left = common::processes_with_marker(&marker);
-        if left.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let left = common::wait_until_gone(&marker).await;
     assert!(left.is_empty(), "processes survived the drop: {left:?}");
 }
 

@@ -5,12 +5,12 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use common::{CountingCli, PASSPHRASE, TestEnv};
+use common::{CountingCli, TestEnv};
 use futures_util::StreamExt;
 use pulumi_auto::ops::{
     DestroyOptions, ImportOptions, ImportResource, PreviewOptions, RefreshOptions, UpOptions,
 };
-use pulumi_auto::{Error, Secret, Stack};
+use pulumi_auto::{Error, Stack};
 
 async fn files_stack(env: &TestEnv) -> Stack {
     let stack = env.ws.create_stack("dev").await.unwrap();
@@ -326,14 +326,8 @@ async fn events_stream_live_in_order() {
 async fn up_costs_one_process_or_two_with_secret_outputs() {
     let env = TestEnv::new("many").await;
     let counting = CountingCli::new(env.root.path()).await;
-    let ws = pulumi_auto::LocalWorkspace::builder(&env.program)
-        .backend_url(format!("file://{}", env.state.display()))
-        .pulumi_home(&env.home)
-        .passphrase(Secret::new(PASSPHRASE))
-        .pulumi_command(counting.command().await)
-        .build()
-        .await
-        .unwrap();
+    let cmd = counting.command().await;
+    let ws = env.workspace_with(|b| b.pulumi_command(cmd)).await;
     let stack = ws.create_stack("dev").await.unwrap();
     stack
         .set_all_config([
@@ -351,14 +345,8 @@ async fn up_costs_one_process_or_two_with_secret_outputs() {
     // files has a secret output: one more process reveals it.
     let env2 = TestEnv::new("files").await;
     let counting2 = CountingCli::new(env2.root.path()).await;
-    let ws2 = pulumi_auto::LocalWorkspace::builder(&env2.program)
-        .backend_url(format!("file://{}", env2.state.display()))
-        .pulumi_home(&env2.home)
-        .passphrase(Secret::new(PASSPHRASE))
-        .pulumi_command(counting2.command().await)
-        .build()
-        .await
-        .unwrap();
+    let cmd = counting2.command().await;
+    let ws2 = env2.workspace_with(|b| b.pulumi_command(cmd)).await;
     let s2 = ws2.create_stack("dev").await.unwrap();
     s2.set_config("dir", env2.files.display().to_string())
         .await

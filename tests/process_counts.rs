@@ -5,10 +5,11 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{CountingCli, PASSPHRASE, TestEnv};
+use common::{CountingCli, TestEnv};
+use pulumi_auto::Secret;
+use pulumi_auto::cli::PulumiCommand;
 use pulumi_auto::ops::{DestroyOptions, PreviewOptions, RefreshOptions, UpOptions};
 use pulumi_auto::workspace::RemoveOptions;
-use pulumi_auto::{LocalWorkspace, Secret};
 
 /// The pulumi-auto column of the docs table, by row.
 fn documented() -> BTreeMap<String, usize> {
@@ -32,18 +33,8 @@ async fn process_counts_match_the_docs() {
         counting.reset();
     };
     let build = || async {
-        LocalWorkspace::builder(&env.program)
-            .backend_url(format!("file://{}", env.state.display()))
-            .pulumi_home(&env.home)
-            .passphrase(Secret::new(PASSPHRASE))
-            .pulumi_command(
-                pulumi_auto::cli::PulumiCommand::at(&counting.path)
-                    .await
-                    .unwrap(),
-            )
-            .build()
-            .await
-            .unwrap()
+        let cmd = PulumiCommand::at(&counting.path).await.unwrap();
+        env.workspace_with(|b| b.pulumi_command(cmd)).await
     };
     let ws = build().await;
     step("first workspace for a binary (`pulumi version`)", &counting);
@@ -107,18 +98,8 @@ async fn process_counts_match_the_docs() {
 
     // up without secret outputs: the many program has none.
     let many = TestEnv::new("many").await;
-    let ws = LocalWorkspace::builder(&many.program)
-        .backend_url(format!("file://{}", many.state.display()))
-        .pulumi_home(&many.home)
-        .passphrase(Secret::new(PASSPHRASE))
-        .pulumi_command(
-            pulumi_auto::cli::PulumiCommand::at(&counting.path)
-                .await
-                .unwrap(),
-        )
-        .build()
-        .await
-        .unwrap();
+    let cmd = PulumiCommand::at(&counting.path).await.unwrap();
+    let ws = many.workspace_with(|b| b.pulumi_command(cmd)).await;
     let s = ws.create_stack("dev").await.unwrap();
     s.set_all_config([
         ("dir", many.files.display().to_string()),

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{CountingCli, PASSPHRASE, TestEnv};
+use common::{CountingCli, TestEnv};
 use pulumi_auto::ops::UpOptions;
 use pulumi_auto::workspace::RemoveOptions;
 use pulumi_auto::{ConfigKey, Error, Secret};
@@ -205,15 +205,8 @@ async fn config_plain_secret_path_flaglike_unicode_multiline() {
 async fn set_all_config_in_one_process_with_no_value_on_argv() {
     let env = TestEnv::new("files").await;
     let counting = CountingCli::new(env.root.path()).await;
-    let ws = env.workspace_with(|b| b).await;
-    let ws = pulumi_auto::LocalWorkspace::builder(ws.work_dir())
-        .backend_url(format!("file://{}", env.state.display()))
-        .pulumi_home(&env.home)
-        .passphrase(Secret::new(PASSPHRASE))
-        .pulumi_command(counting.command().await)
-        .build()
-        .await
-        .unwrap();
+    let cmd = counting.command().await;
+    let ws = env.workspace_with(|b| b.pulumi_command(cmd)).await;
     let stack = ws.create_stack("dev").await.unwrap();
     counting.reset();
     stack
@@ -265,14 +258,13 @@ async fn set_all_config_in_one_process_with_no_value_on_argv() {
 async fn secrets_never_reach_a_command_line() {
     let env = TestEnv::new("files").await;
     let counting = CountingCli::new(env.root.path()).await;
-    let ws = pulumi_auto::LocalWorkspace::builder(&env.program)
-        .backend_url(format!("file://{}", env.state.display()))
-        .pulumi_home(&env.home)
-        .passphrase(Secret::new("passphrase-must-stay-hidden"))
-        .pulumi_command(counting.command().await)
-        .build()
-        .await
-        .unwrap();
+    let cmd = counting.command().await;
+    let ws = env
+        .workspace_with(|b| {
+            b.pulumi_command(cmd)
+                .passphrase(Secret::new("passphrase-must-stay-hidden"))
+        })
+        .await;
     let stack = ws.create_stack("dev").await.unwrap();
     const SECRET: &str = "never-on-argv-7c1e";
     stack
@@ -449,14 +441,8 @@ async fn two_stacks_of_one_workspace_concurrently() {
 async fn bad_input_is_rejected_before_any_process() {
     let env = TestEnv::new("files").await;
     let counting = CountingCli::new(env.root.path()).await;
-    let ws = pulumi_auto::LocalWorkspace::builder(&env.program)
-        .backend_url(format!("file://{}", env.state.display()))
-        .pulumi_home(&env.home)
-        .passphrase(Secret::new(PASSPHRASE))
-        .pulumi_command(counting.command().await)
-        .build()
-        .await
-        .unwrap();
+    let cmd = counting.command().await;
+    let ws = env.workspace_with(|b| b.pulumi_command(cmd)).await;
     counting.reset();
     for bad in ["", "has space", "a/b/c/d", "semi;colon", &"x".repeat(101)] {
         assert!(
@@ -673,19 +659,7 @@ async fn a_syntax_error_is_a_compilation_error() {
 #[tokio::test]
 async fn cancelling_an_update_is_typed_and_leaves_no_process() {
     let env = TestEnv::new("slow").await;
-    let marker = common::unique_marker();
-    let ws = env
-        .workspace_with(|b| b.env("PULUMI_AUTO_TEST_MARKER", marker.clone()))
-        .await;
-    let stack = ws.create_stack("dev").await.unwrap();
-    stack
-        .set_all_config([
-            ("dir", env.files.display().to_string()),
-            ("delay", "20".to_owned()),
-            ("count", "1".to_owned()),
-        ])
-        .await
-        .unwrap();
+    let (marker, stack) = common::marked_slow_stack(&env, "20", "1").await;
     let token = tokio_util::sync::CancellationToken::new();
     let op = tokio::spawn({
         let stack = stack.clone();
@@ -697,19 +671,15 @@ async fn cancelling_an_update_is_typed_and_leaves_no_process() {
             });
         async move { stack.up(opts).await }
     });
-    for _ in 0..300 {
-        if common::processes_with_marker(&marker)
-            .iter()
-            .any(|(_, c)| c.contains("pulumi.dynamic"))
-        {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let seen = common::wait_for_provider(&marker).await;
+    assert!(
+        seen.iter().any(|(_, c)| c.contains("pulumi.dynamic")),
+        "{seen:?}"
+    );
     token.cancel();
     let res = op.await.unwrap();
     assert!(matches!(res, Err(Error::Cancelled { .. })), "{res:?}");
-    let left = common::processes_with_marker(&marker);
+    let left = common::wait_until_gone(&marker).await;
     assert!(left.is_empty(), "processes survived the cancel: {left:?}");
 }
 

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::options::{CommonOptions, Control, common_setters};
+use super::options::{CommonOptions, Control, common_setters, push_mode};
 use crate::error::Result;
 
 /// Options of [`Stack::destroy`](crate::Stack::destroy).
@@ -52,11 +52,7 @@ impl DestroyOptions {
     /// The arguments of `pulumi destroy` (pure).
     pub fn to_args(&self, stack: &str, event_log: Option<&Path>) -> Result<Vec<String>> {
         let mut args: Vec<String> = vec!["destroy".into(), "--stack".into(), stack.into()];
-        if self.preview_only {
-            args.extend(["--preview-only".into(), "--json".into()]);
-        } else {
-            args.extend(["--yes".into(), "--skip-preview".into()]);
-        }
+        push_mode(&mut args, self.preview_only);
         self.common.push_args(&mut args)?;
         for (on, flag) in [
             (self.refresh, "--refresh"),

@@ -102,7 +102,31 @@ fn push_paths(args: &mut Vec<String>, flag: &str, paths: &[PathBuf]) {
     }
 }
 
-fn check_urns(what: &str, urns: &[String]) -> Result<()> {
+/// Appends `--preview-only --json` (a preview: the plan on stdout, no lock) or
+/// `--yes --skip-preview` (the operation itself, non-interactively).
+pub(crate) fn push_mode(args: &mut Vec<String>, preview_only: bool) {
+    if preview_only {
+        args.extend(["--preview-only".into(), "--json".into()]);
+    } else {
+        args.extend(["--yes".into(), "--skip-preview".into()]);
+    }
+}
+
+/// Appends `flag urn` for each URN, after checking it.
+pub(crate) fn push_urns(
+    args: &mut Vec<String>,
+    what: &str,
+    flag: &str,
+    urns: &[String],
+) -> Result<()> {
+    check_urns(what, urns)?;
+    for u in urns {
+        args.extend([flag.to_owned(), u.clone()]);
+    }
+    Ok(())
+}
+
+pub(crate) fn check_urns(what: &str, urns: &[String]) -> Result<()> {
     for u in urns {
         if u.is_empty() || u.chars().any(char::is_control) {
             return Err(Error::invalid(what, format!("{u:?} is not a URN")));
@@ -120,8 +144,7 @@ impl CommonOptions {
                 "targets and excludes cannot be combined (the CLI refuses --target with --exclude)",
             ));
         }
-        check_urns("target", &self.targets)?;
-        check_urns("exclude", &self.excludes)?;
+
         if !self.policy_pack_configs.is_empty()
             && self.policy_pack_configs.len() != self.policy_packs.len()
         {
@@ -136,15 +159,11 @@ impl CommonOptions {
         if let Some(m) = &self.message {
             args.extend(["--message".into(), m.clone()]);
         }
-        for t in &self.targets {
-            args.extend(["--target".into(), t.clone()]);
-        }
+        push_urns(args, "target", "--target", &self.targets)?;
         if self.target_dependents {
             args.push("--target-dependents".into());
         }
-        for e in &self.excludes {
-            args.extend(["--exclude".into(), e.clone()]);
-        }
+        push_urns(args, "exclude", "--exclude", &self.excludes)?;
         if self.exclude_dependents {
             args.push("--exclude-dependents".into());
         }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::options::{CommonOptions, Control, common_setters};
+use super::options::{CommonOptions, Control, common_setters, push_mode};
 use crate::error::{Error, Result};
 
 /// Options of [`Stack::refresh`](crate::Stack::refresh).
@@ -64,11 +64,7 @@ impl RefreshOptions {
             ));
         }
         let mut args: Vec<String> = vec!["refresh".into(), "--stack".into(), stack.into()];
-        if self.preview_only {
-            args.extend(["--preview-only".into(), "--json".into()]);
-        } else {
-            args.extend(["--yes".into(), "--skip-preview".into()]);
-        }
+        push_mode(&mut args, self.preview_only);
         self.common.push_args(&mut args)?;
         if self.skip_pending_creates {
             args.push("--skip-pending-creates".into());

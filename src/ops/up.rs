@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use super::OpSummary;
-use super::options::{CommonOptions, Control, common_setters};
-use crate::error::{Error, Result};
+use super::options::{CommonOptions, Control, common_setters, push_urns};
+use crate::error::Result;
 use crate::model::OutputMap;
 
 /// Options of [`Stack::up`](crate::Stack::up).
@@ -66,12 +66,7 @@ impl UpOptions {
             "--skip-preview".into(),
         ];
         self.common.push_args(&mut args)?;
-        for r in &self.replace {
-            if r.is_empty() || r.chars().any(char::is_control) {
-                return Err(Error::invalid("replace", format!("{r:?} is not a URN")));
-            }
-            args.extend(["--replace".into(), r.clone()]);
-        }
+        push_urns(&mut args, "replace", "--replace", &self.replace)?;
         if self.refresh {
             args.push("--refresh".into());
         }

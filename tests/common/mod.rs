@@ -262,3 +262,53 @@ pub fn unique_marker() -> String {
         N.fetch_add(1, Ordering::SeqCst)
     )
 }
+
+/// Waits (up to 30 s) until a Python dynamic-provider process carrying `marker` runs;
+/// returns the marked processes seen then.
+pub async fn wait_for_provider(marker: &str) -> Vec<(i32, String)> {
+    let mut seen = Vec::new();
+    for _ in 0..300 {
+        seen = processes_with_marker(marker);
+        if seen.iter().any(|(_, c)| c.contains("pulumi.dynamic")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    seen
+}
+
+/// Waits (up to 5 s) for every process carrying `marker` to be gone; returns any left.
+pub async fn wait_until_gone(marker: &str) -> Vec<(i32, String)> {
+    let mut left = Vec::new();
+    for _ in 0..50 {
+        left = processes_with_marker(marker);
+        if left.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    left
+}
+
+/// A stack `dev` of the `slow` program whose processes all carry a fresh marker in their
+/// environment (see [`processes_with_marker`]); returns the marker and the stack.
+pub async fn marked_slow_stack(
+    env: &TestEnv,
+    delay: &str,
+    count: &str,
+) -> (String, pulumi_auto::Stack) {
+    let marker = unique_marker();
+    let ws = env
+        .workspace_with(|b| b.env("PULUMI_AUTO_TEST_MARKER", marker.clone()))
+        .await;
+    let stack = ws.create_stack("dev").await.unwrap();
+    stack
+        .set_all_config([
+            ("dir", env.files.display().to_string()),
+            ("delay", delay.to_owned()),
+            ("count", count.to_owned()),
+        ])
+        .await
+        .unwrap();
+    (marker, stack)
+}
