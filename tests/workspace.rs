@@ -259,12 +259,30 @@ async fn secrets_never_reach_a_command_line() {
     let env = TestEnv::new("files").await;
     let counting = CountingCli::new(env.root.path()).await;
     let cmd = counting.command().await;
+    let marker = common::unique_marker();
     let ws = env
         .workspace_with(|b| {
             b.pulumi_command(cmd)
                 .passphrase(Secret::new("passphrase-must-stay-hidden"))
+                .env("PULUMI_AUTO_TEST_MARKER", marker.clone())
         })
         .await;
+    // Meanwhile, sample the command line of every process the workspace spawns (the CLI,
+    // language host, program, providers) from /proc.
+    let stop = tokio_util::sync::CancellationToken::new();
+    let sampler = tokio::spawn({
+        let (stop, marker) = (stop.clone(), marker.clone());
+        async move {
+            let mut seen = std::collections::BTreeSet::new();
+            while !stop.is_cancelled() {
+                for (_, cmdline) in common::processes_with_marker(&marker) {
+                    seen.insert(cmdline);
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            seen
+        }
+    });
     let stack = ws.create_stack("dev").await.unwrap();
     const SECRET: &str = "never-on-argv-7c1e";
     stack
@@ -280,6 +298,19 @@ async fn secrets_never_reach_a_command_line() {
         .await
         .unwrap();
     let up = stack.up(UpOptions::default()).await.unwrap();
+    stop.cancel();
+    let sampled = sampler.await.unwrap();
+    assert!(
+        sampled.iter().any(|c| c.contains("pulumi-language-python")),
+        "the sampler saw no language host: {sampled:?}"
+    );
+    for c in &sampled {
+        assert!(!c.contains(SECRET), "secret on a command line: {c}");
+        assert!(
+            !c.contains("passphrase-must-stay-hidden"),
+            "passphrase on a command line: {c}"
+        );
+    }
     assert_eq!(up.outputs["token"].value, serde_json::json!(SECRET));
     assert!(up.outputs["token"].secret);
     assert!(
