@@ -54,6 +54,7 @@ pub struct LocalWorkspaceBuilder {
     secrets_provider: Option<String>,
     env: BTreeMap<String, Option<String>>,
     pulumi: Option<PulumiCommand>,
+    pulumi_path: Option<PathBuf>,
 }
 
 impl LocalWorkspaceBuilder {
@@ -98,6 +99,12 @@ impl LocalWorkspaceBuilder {
     /// The `pulumi` binary to use (default: [`PulumiCommand::find`]).
     pub fn pulumi_command(mut self, pulumi: PulumiCommand) -> Self {
         self.pulumi = Some(pulumi);
+        self
+    }
+
+    /// The `pulumi` binary at this path (its version is checked at [`build`](Self::build)).
+    pub fn pulumi_command_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.pulumi_path = Some(path.into());
         self
     }
 
@@ -172,9 +179,10 @@ impl LocalWorkspaceBuilder {
             redact.push(p.clone());
         }
 
-        let pulumi = match self.pulumi {
-            Some(p) => p,
-            None => PulumiCommand::find().await?,
+        let pulumi = match (self.pulumi, &self.pulumi_path) {
+            (_, Some(path)) => PulumiCommand::at(path).await?,
+            (Some(p), None) => p,
+            (None, None) => PulumiCommand::find().await?,
         };
         Ok(LocalWorkspace {
             inner: Arc::new(Inner {
@@ -273,6 +281,7 @@ impl LocalWorkspace {
             secrets_provider: None,
             env: BTreeMap::new(),
             pulumi: None,
+            pulumi_path: None,
         }
     }
 
