@@ -31,6 +31,7 @@ pub mod error;
 pub mod events;
 pub mod model;
 pub mod ops;
+pub mod recovery;
 pub mod secret;
 pub mod stack;
 pub mod workspace;

@@ -1,0 +1,64 @@
+//! A crash (the update's whole session SIGKILLed mid-create, as when its process dies)
+//! leaves a lock and pending creates; health reports them, recover repairs them only
+//! when asked, and the stack converges afterwards with state matching the files on disk.
+
+mod common;
+
+use common::TestEnv;
+use pulumi_auto::Error;
+use pulumi_auto::ops::{RefreshOptions, UpOptions};
+use pulumi_auto::recovery::{PendingCreates, RecoverOptions};
+
+#[tokio::test]
+async fn a_crashed_update_is_reported_and_recovered_only_when_asked() {
+    let env = TestEnv::new("slow").await;
+    let (marker, stack) = common::marked_slow_stack(&env, "20", "2").await;
+
+    // Crash: drop the update while its creates are sleeping.
+    let op = tokio::spawn({
+        let stack = stack.clone();
+        async move { stack.up(UpOptions::default()).await }
+    });
+    let seen = common::wait_for_provider(&marker).await;
+    assert!(
+        seen.iter().any(|(_, c)| c.contains("pulumi.dynamic")),
+        "{seen:?}"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    op.abort();
+    let _ = op.await;
+    assert!(common::wait_until_gone(&marker).await.is_empty());
+
+    let health = stack.health().await.unwrap();
+    assert_eq!(health.locks.len(), 1, "{health:?}");
+    assert_eq!(health.pending_creates().count(), 2, "{health:?}");
+    assert!(env.file_names().is_empty(), "the creates never finished");
+
+    // Nothing is repaired silently: a new update is refused while the lock stands.
+    let err = stack.up(UpOptions::default()).await.unwrap_err();
+    assert!(matches!(err, Error::ConcurrentUpdate { .. }), "{err:?}");
+    assert_eq!(stack.health().await.unwrap().locks.len(), 1);
+
+    // Explicit recovery, then the stack converges.
+    let after = stack
+        .recover(RecoverOptions {
+            clear_locks: true,
+            pending_creates: PendingCreates::Clear,
+        })
+        .await
+        .unwrap();
+    assert!(after.is_clean(), "{after:?}");
+    stack.set_config("delay", "0.1").await.unwrap();
+    let up = stack.up(UpOptions::default()).await.unwrap();
+    // The root stack resource was created before the crash; the two files were not.
+    assert_eq!(
+        (up.summary.count("create"), up.summary.count("same")),
+        (2, 1),
+        "{:?}",
+        up.summary
+    );
+    assert_eq!(env.file_names(), ["slow-0.txt", "slow-1.txt"]);
+    let refreshed = stack.refresh(RefreshOptions::default()).await.unwrap();
+    assert!(refreshed.summary.is_no_op(), "{:?}", refreshed.summary);
+    assert!(stack.health().await.unwrap().is_clean());
+}
