@@ -183,7 +183,8 @@ impl CountingCli {
         let log = dir.join("spawned.log");
         let path = dir.join("pulumi-counting");
         let script = format!(
-            "#!/bin/sh\ntr '\\0' ' ' < /proc/$$/cmdline >> '{log}'\necho >> '{log}'\nexec '{real}' \"$@\"\n",
+            // One printf, one O_APPEND write: lines of concurrent processes never mix.
+            "#!/bin/sh\nline=$(tr '\\0' ' ' < /proc/$$/cmdline)\nprintf '%s\\n' \"$line\" >> '{log}'\nexec '{real}' \"$@\"\n",
             log = log.display(),
             real = real.display()
         );
