@@ -411,6 +411,58 @@ mod tests {
         ));
     }
 
+    /// The failures recorded from the real CLI (fixtures/cli, by scripts/record-fixtures).
+    #[test]
+    fn recorded_failures_classify() {
+        fn recorded(code: &str, stderr: &str, stdout: &str) -> CommandFailure {
+            failure(code.trim().parse().unwrap(), stderr, stdout)
+        }
+        let f = recorded(
+            include_str!("../fixtures/cli/err-stack-not-found.exit"),
+            include_str!("../fixtures/cli/err-stack-not-found.stderr"),
+            "",
+        );
+        assert!(matches!(
+            classify(f, Some("nope")),
+            Error::StackNotFound { .. }
+        ));
+        let f = recorded(
+            include_str!("../fixtures/cli/err-stack-exists.exit"),
+            include_str!("../fixtures/cli/err-stack-exists.stderr"),
+            "",
+        );
+        assert!(matches!(
+            classify(f, Some("dev")),
+            Error::StackAlreadyExists { .. }
+        ));
+        let f = recorded(
+            include_str!("../fixtures/cli/err-stack-locked.exit"),
+            include_str!("../fixtures/cli/err-stack-locked.stderr"),
+            "",
+        );
+        match classify(f, Some("dev")) {
+            Error::ConcurrentUpdate { lock_holders, .. } => {
+                assert_eq!(lock_holders.len(), 1);
+                assert!(
+                    lock_holders[0].starts_with("created by root@"),
+                    "{lock_holders:?}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let f = recorded(
+            include_str!("../fixtures/cli/err-program-failure.exit"),
+            "",
+            include_str!("../fixtures/cli/err-program-failure.stdout"),
+        );
+        match classify(f, Some("dev")) {
+            Error::ProgramFailed { message, .. } => {
+                assert_eq!(message, "ValueError: the failing fixture raised on purpose");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn expect_no_changes_and_cancel_codes() {
         assert!(matches!(
