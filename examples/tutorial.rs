@@ -123,18 +123,14 @@ async fn run(args: Args) -> pulumi_auto::Result<()> {
     info!("using stack {}", stack.fully_qualified_name());
 
     if let Some(target) = &args.destroy {
-        if target != stack.name() {
-            return Err(pulumi_auto::Error::invalid(
-                "--destroy",
-                format!(
-                    "it names {target:?}, but the stack is {:?}: nothing was destroyed",
-                    stack.name()
-                ),
-            ));
-        }
+        // The approval names the stack; destroy refuses it for any other stack.
+        let approval = pulumi_auto::DestroyApproval::for_stack(target.as_str());
         info!("destroying stack {}", stack.name());
         let res = stack
-            .destroy(DestroyOptions::default().on_stdout(|l| info!("  {l}")))
+            .destroy(
+                DestroyOptions::default().on_stdout(|l| info!("  {l}")),
+                &approval,
+            )
             .await?;
         info!(
             "destroy: {} {:?}",

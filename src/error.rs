@@ -181,6 +181,16 @@ pub enum Error {
         /// The failed command.
         failure: Box<CommandFailure>,
     },
+    /// A destroy was refused before anything ran: the approval names another stack, the
+    /// stack is protected, or it changed since the approved preview. No resource and no
+    /// state was touched.
+    #[error("destroy of stack {stack:?} refused: {reason}")]
+    DestroyRefused {
+        /// The stack as given.
+        stack: String,
+        /// Why.
+        reason: crate::approval::DestroyRefusal,
+    },
     /// The CLI's output could not be understood.
     #[error("could not parse the output of `{command}`: {reason}")]
     Parse {

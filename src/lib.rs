@@ -7,6 +7,7 @@
 //!   backend: stacks, plugins, project and stack settings.
 //! - [`stack`]: [`Stack`], one stack's config, tags, outputs, history and state.
 //! - [`ops`]: up, preview, refresh, destroy and import, with typed live events.
+//! - [`approval`]: no destroy without an explicit approval naming the stack.
 //! - [`events`]: the engine-event model and the event-log reader.
 //! - [`model`]: typed shapes of the CLI's JSON outputs.
 //! - [`error`]: one error enum for everything.
@@ -26,6 +27,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod approval;
 pub mod cli;
 pub mod error;
 pub mod events;
@@ -36,6 +38,7 @@ pub mod secret;
 pub mod stack;
 pub mod workspace;
 
+pub use approval::{DestroyApproval, DestroyPlan};
 pub use error::{CommandFailure, Error, Result};
 pub use secret::Secret;
 pub use stack::{ConfigKey, ConfigSetValue, Stack};

@@ -413,6 +413,16 @@ impl Stack {
             .map(drop)
     }
 
+    /// Protects the stack from [`destroy`](Self::destroy) (or lifts the protection) with
+    /// the tag [`PROTECTED_TAG`](crate::approval::PROTECTED_TAG). One process.
+    pub async fn set_protected(&self, on: bool) -> Result<()> {
+        if on {
+            self.set_tag(crate::approval::PROTECTED_TAG, "true").await
+        } else {
+            self.remove_tag(crate::approval::PROTECTED_TAG).await
+        }
+    }
+
     /// All tags of the stack (the backend adds some of its own). One process.
     pub async fn list_tags(&self) -> Result<BTreeMap<String, String>> {
         let out = self

@@ -6,6 +6,7 @@ mod common;
 use std::time::Instant;
 
 use common::{CountingCli, TestEnv};
+use pulumi_auto::DestroyApproval;
 use pulumi_auto::ops::{DestroyOptions, UpOptions};
 use pulumi_auto::workspace::RemoveOptions;
 
@@ -29,7 +30,12 @@ async fn sixteen_stacks_up_and_destroyed_concurrently() {
                 stack.set_config("dir", dir.display().to_string()).await?;
                 let up = stack.up(UpOptions::default()).await?;
                 let greeting = std::fs::read_to_string(dir.join("greeting.txt")).ok();
-                let destroyed = stack.destroy(DestroyOptions::default()).await?;
+                let destroyed = stack
+                    .destroy(
+                        DestroyOptions::default(),
+                        &DestroyApproval::for_stack(&name),
+                    )
+                    .await?;
                 ws.remove_stack(&name, RemoveOptions::default()).await?;
                 Ok::<_, pulumi_auto::Error>((up.summary, greeting, destroyed.summary, dir))
             })
@@ -45,16 +51,17 @@ async fn sixteen_stacks_up_and_destroyed_concurrently() {
     let wall = started.elapsed();
     eprintln!("{STACKS} stacks: create, config, up, destroy, remove in {wall:?}");
 
-    // Per stack: stack init, config set, up + stack export (a secret output), destroy,
-    // stack rm: 6 processes, as docs/process-counts.md gives for these calls.
+    // Per stack: stack init, config set, up + stack export (a secret output), the
+    // destroy approval's tag check + destroy, stack rm: 7 processes, as
+    // docs/process-counts.md gives for these calls.
     let lines = counting.lines();
-    assert_eq!(lines.len(), STACKS * 6, "{lines:?}");
+    assert_eq!(lines.len(), STACKS * 7, "{lines:?}");
     for i in 0..STACKS {
         let mine = lines
             .iter()
             .filter(|l| l.split_whitespace().any(|w| w == format!("s{i}")))
             .count();
-        assert_eq!(mine, 6, "stack s{i}: {lines:?}");
+        assert_eq!(mine, 7, "stack s{i}: {lines:?}");
     }
     assert!(ws.list_stacks().await.unwrap().is_empty());
 }

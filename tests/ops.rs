@@ -90,13 +90,18 @@ async fn create_update_replace_delete_real_files() {
     assert_eq!(env.read_file("greeting.txt").as_deref(), Some("bonjour"));
 
     // destroy
-    let preview = stack
-        .destroy(DestroyOptions::default().preview_only(true))
+    let plan = stack
+        .preview_destroy(DestroyOptions::default())
         .await
         .unwrap();
-    assert_eq!(changes(&preview.summary), ch(&[("delete", 3)]));
+    assert_eq!(changes(&plan.summary), ch(&[("delete", 3)]));
+    assert_eq!(plan.deletions().len(), 3, "{:?}", plan.deletions());
+    assert!(plan.deletions().iter().all(|d| d.op == "delete"));
     assert_eq!(env.file_names().len(), 2, "a destroy preview touched files");
-    let destroyed = stack.destroy(DestroyOptions::default()).await.unwrap();
+    let destroyed = stack
+        .destroy(DestroyOptions::default(), &plan.approve(stack.name()))
+        .await
+        .unwrap();
     assert_eq!(changes(&destroyed.summary), ch(&[("delete", 3)]));
     assert!(env.file_names().is_empty());
 }

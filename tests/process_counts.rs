@@ -6,10 +6,10 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{CountingCli, TestEnv};
-use pulumi_auto::Secret;
 use pulumi_auto::cli::PulumiCommand;
 use pulumi_auto::ops::{DestroyOptions, PreviewOptions, RefreshOptions, UpOptions};
 use pulumi_auto::workspace::RemoveOptions;
+use pulumi_auto::{DestroyApproval, Secret};
 
 /// The pulumi-auto column of the docs table, by row.
 fn documented() -> BTreeMap<String, usize> {
@@ -84,13 +84,25 @@ async fn process_counts_match_the_docs() {
     step("cancel", &counting);
     ws.whoami().await.unwrap();
     step("whoami", &counting);
-    stack.destroy(DestroyOptions::default()).await.unwrap();
-    step("destroy", &counting);
+    stack
+        .destroy(
+            DestroyOptions::default(),
+            &DestroyApproval::for_stack("dev"),
+        )
+        .await
+        .unwrap();
+    step("destroy (approved; reads the protection tag)", &counting);
     let stack = ws.rename_stack("dev", "renamed").await.unwrap();
     step("rename_stack", &counting);
     stack.up(UpOptions::default()).await.unwrap();
     counting.reset();
-    stack.destroy(DestroyOptions::default()).await.unwrap();
+    stack
+        .destroy(
+            DestroyOptions::default(),
+            &DestroyApproval::for_stack("renamed"),
+        )
+        .await
+        .unwrap();
     ws.remove_stack("renamed", RemoveOptions::default())
         .await
         .unwrap();

@@ -1,4 +1,5 @@
-//! `pulumi destroy`: delete every resource of the stack.
+//! `pulumi destroy`: delete every resource of the stack, behind a
+//! [`DestroyApproval`](crate::DestroyApproval).
 
 use std::path::Path;
 
@@ -13,8 +14,6 @@ pub struct DestroyOptions {
     pub common: CommonOptions,
     /// Callbacks, cancellation and timeout.
     pub control: Control,
-    /// Only show what would be deleted (`--preview-only`); takes no lock.
-    pub preview_only: bool,
     /// Refresh the state first (`--refresh`).
     pub refresh: bool,
     /// Keep going past resource errors (`--continue-on-error`).
@@ -28,11 +27,6 @@ pub struct DestroyOptions {
 common_setters!(DestroyOptions);
 
 impl DestroyOptions {
-    /// Only show what would be deleted.
-    pub fn preview_only(mut self, on: bool) -> Self {
-        self.preview_only = on;
-        self
-    }
     /// Refresh first.
     pub fn refresh(mut self, on: bool) -> Self {
         self.refresh = on;
@@ -51,8 +45,22 @@ impl DestroyOptions {
 
     /// The arguments of `pulumi destroy` (pure).
     pub fn to_args(&self, stack: &str, event_log: Option<&Path>) -> Result<Vec<String>> {
+        self.args(stack, false, event_log)
+    }
+
+    /// The arguments of the preview-only destroy (`--preview-only --json`; pure).
+    pub fn to_preview_args(&self, stack: &str, event_log: Option<&Path>) -> Result<Vec<String>> {
+        self.args(stack, true, event_log)
+    }
+
+    fn args(
+        &self,
+        stack: &str,
+        preview_only: bool,
+        event_log: Option<&Path>,
+    ) -> Result<Vec<String>> {
         let mut args: Vec<String> = vec!["destroy".into(), "--stack".into(), stack.into()];
-        push_mode(&mut args, self.preview_only);
+        push_mode(&mut args, preview_only);
         self.common.push_args(&mut args)?;
         for (on, flag) in [
             (self.refresh, "--refresh"),
@@ -94,9 +102,9 @@ mod tests {
                 "/ev",
             ]
         );
-        let p = DestroyOptions::default().preview_only(true);
+        let p = DestroyOptions::default();
         assert_eq!(
-            p.to_args("dev", None).unwrap(),
+            p.to_preview_args("dev", None).unwrap(),
             [
                 "destroy",
                 "--stack",

@@ -43,6 +43,7 @@ pub use preview::{PreviewOptions, PreviewResult};
 pub use refresh::RefreshOptions;
 pub use up::{UpOptions, UpResult};
 
+use crate::approval::{DestroyApproval, DestroyPlan, DestroyRefusal};
 use crate::cli::{CommandOutput, Invocation};
 use crate::error::{Error, Result};
 use crate::events::{EngineEvent, EventLog};
@@ -374,12 +375,107 @@ impl Stack {
             .await
     }
 
-    /// Deletes every resource of the stack (or, with `preview_only`, shows what would be
-    /// deleted). One process.
-    pub async fn destroy(&self, opts: DestroyOptions) -> Result<OpResult> {
+    /// Shows what [`destroy`](Self::destroy) would delete, as a plan a human can read and
+    /// [approve](crate::DestroyPlan::approve). Takes no lock and changes nothing. One
+    /// process.
+    pub async fn preview_destroy(&self, opts: DestroyOptions) -> Result<DestroyPlan> {
         let name = self.name().to_owned();
+        let (out, observed) = run_engine(
+            self,
+            |log| opts.to_preview_args(&name, log),
+            &opts.control,
+            None,
+        )
+        .await?;
+        if !out.success() {
+            return Err(engine_error(self, &out, &observed));
+        }
+        let preview = model::parse_preview_output(&out.stdout)
+            .map_err(|e| crate::workspace::parse_error(&out, e))?;
+        Ok(DestroyPlan::new(
+            name,
+            observed.summary.unwrap_or_default(),
+            preview,
+        ))
+    }
+
+    /// Deletes every resource of the stack, when `approval` allows it:
+    ///
+    /// - the approval must name this stack (short or fully qualified name);
+    /// - a stack tagged [`PROTECTED_TAG`](crate::approval::PROTECTED_TAG) is refused
+    ///   unless the approval [overrides protection](DestroyApproval::override_protection);
+    /// - an approval bound to a preview ([`DestroyPlan::approve`]) is refused when a fresh
+    ///   preview differs from the approved one (resources added, gone or replaced).
+    ///
+    /// A refusal is [`Error::DestroyRefused`], decided before `pulumi destroy` starts.
+    /// Processes: the tag check and the destroy (2); a bound approval adds the fresh
+    /// preview, run alongside the tag check (3). An ephemeral stack's own approval skips
+    /// the tag check (1).
+    pub async fn destroy(
+        &self,
+        opts: DestroyOptions,
+        approval: &DestroyApproval,
+    ) -> Result<OpResult> {
+        let name = self.name().to_owned();
+        // Bad options fail before anything runs.
+        opts.to_args(&name, None)?;
+        self.check_destroy_approval(&opts, approval).await?;
         self.simple_op(|log| opts.to_args(&name, log), &opts.control)
             .await
+    }
+
+    async fn check_destroy_approval(
+        &self,
+        opts: &DestroyOptions,
+        approval: &DestroyApproval,
+    ) -> Result<()> {
+        let refuse = |reason| Error::DestroyRefused {
+            stack: self.name().to_owned(),
+            reason,
+        };
+        if !approval.names(self.name(), &self.fully_qualified_name()) {
+            return Err(refuse(DestroyRefusal::WrongStack {
+                approved: approval.stack().to_owned(),
+            }));
+        }
+        let check_tags = !approval.is_ephemeral();
+        let tags = async {
+            if check_tags {
+                self.list_tags().await.map(Some)
+            } else {
+                Ok(None)
+            }
+        };
+        let fresh = async {
+            match approval.bound_plan() {
+                Some(_) => {
+                    // The same flags, without the caller's callbacks: this is our check.
+                    let mut preview = opts.clone();
+                    preview.control.on_event = None;
+                    preview.control.on_stdout = None;
+                    preview.control.on_stderr = None;
+                    self.preview_destroy(preview).await.map(Some)
+                }
+                None => Ok(None),
+            }
+        };
+        let (tags, fresh) = tokio::join!(tags, fresh);
+        if let Some(tags) = tags?
+            && crate::approval::is_protected(&tags)
+            && !approval.overrides_protection()
+        {
+            let tag_value = tags
+                .get(crate::approval::PROTECTED_TAG)
+                .cloned()
+                .unwrap_or_default();
+            return Err(refuse(DestroyRefusal::Protected { tag_value }));
+        }
+        if let (Some(approved), Some(fresh)) = (approval.bound_plan(), fresh?)
+            && let Some(reason) = crate::approval::plan_difference(approved, fresh.deletions())
+        {
+            return Err(refuse(reason));
+        }
+        Ok(())
     }
 
     /// Adopts existing resources into the stack. One process.
