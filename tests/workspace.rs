@@ -6,7 +6,7 @@ mod common;
 use common::{CountingCli, TestEnv};
 use pulumi_auto::ops::UpOptions;
 use pulumi_auto::workspace::RemoveOptions;
-use pulumi_auto::{ConfigKey, Error, Secret};
+use pulumi_auto::{ConfigKey, DestroyApproval, Error, Secret};
 
 #[tokio::test]
 async fn stack_lifecycle_create_select_list_rename_remove() {
@@ -85,13 +85,40 @@ async fn remove_refuses_a_stack_with_resources_unless_forced() {
     let list = env.ws.list_stacks().await.unwrap();
     assert_eq!(list[0].resource_count, Some(4), "{list:?}");
 
+    // Forgetting the resources needs an approval naming the stack, as a destroy does.
+    let err = env
+        .ws
+        .remove_stack(
+            "dev",
+            RemoveOptions::default().force(DestroyApproval::for_stack("prod")),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::DestroyRefused { .. }),
+        "wrong approval: {err:?}"
+    );
+    stack.set_protected(true).await.unwrap();
+    let err = env
+        .ws
+        .remove_stack(
+            "dev",
+            RemoveOptions::default().force(DestroyApproval::for_stack("dev")),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::DestroyRefused { .. }),
+        "protected: {err:?}"
+    );
+    env.ws.select_stack("dev").await.unwrap();
+
     env.ws
         .remove_stack(
             "dev",
-            RemoveOptions {
-                force: true,
-                preserve_config: true,
-            },
+            RemoveOptions::default()
+                .force(DestroyApproval::for_stack("dev").override_protection(true))
+                .preserve_config(true),
         )
         .await
         .unwrap();

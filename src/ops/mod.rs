@@ -424,6 +424,19 @@ impl Stack {
             .await
     }
 
+    /// The checks of a forced `stack rm`, which loses the state as a destroy loses the
+    /// resources: the approval's name, and the protection tag.
+    pub(crate) async fn check_removal_approval(&self, approval: &DestroyApproval) -> Result<()> {
+        if approval.bound_plan().is_some() {
+            return Err(Error::invalid(
+                "remove approval",
+                "an approval bound to a destroy preview approves that destroy, not a forced removal",
+            ));
+        }
+        self.check_destroy_approval(&DestroyOptions::default(), approval)
+            .await
+    }
+
     async fn check_destroy_approval(
         &self,
         opts: &DestroyOptions,

@@ -261,13 +261,30 @@ impl InstallOptions {
 }
 
 /// Options for [`LocalWorkspace::remove_stack`].
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 #[must_use]
 pub struct RemoveOptions {
-    /// Remove the stack even if it still has resources (they are forgotten, not deleted).
-    pub force: bool,
+    /// Remove the stack even if it still has resources (`--force`: they are forgotten,
+    /// not deleted, and their state is lost). Losing a stack's state needs the same
+    /// opt-in as destroying it: an approval naming the stack, which overrides protection
+    /// when the stack is [protected](crate::approval::PROTECTED_TAG).
+    pub force: Option<crate::DestroyApproval>,
     /// Keep the stack's `Pulumi.<stack>.yaml`.
     pub preserve_config: bool,
+}
+
+impl RemoveOptions {
+    /// Remove even a stack that still has resources, with this approval naming it.
+    pub fn force(mut self, approval: crate::DestroyApproval) -> Self {
+        self.force = Some(approval);
+        self
+    }
+
+    /// Keep the stack's `Pulumi.<stack>.yaml`.
+    pub fn preserve_config(mut self, on: bool) -> Self {
+        self.preserve_config = on;
+        self
+    }
 }
 
 impl LocalWorkspace {
@@ -388,11 +405,16 @@ impl LocalWorkspace {
     }
 
     /// Removes a stack and its config file (unless `preserve_config`). Without `force` it
-    /// refuses while the stack has resources. One process.
+    /// refuses while the stack has resources. One process; a forced removal first checks
+    /// its approval like [`Stack::destroy`] does (the name without a process, then the
+    /// protection tag: one more).
     pub async fn remove_stack(&self, name: &str, opts: RemoveOptions) -> Result<()> {
         validate_stack_name(name)?;
         let mut args = vec!["stack".to_owned(), "rm".into(), name.into(), "--yes".into()];
-        if opts.force {
+        if let Some(approval) = &opts.force {
+            self.stack_handle(name)?
+                .check_removal_approval(approval)
+                .await?;
             args.push("--force".into());
         }
         if opts.preserve_config {
