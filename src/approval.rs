@@ -162,7 +162,6 @@ impl DestroyApproval {
 
     /// The approval an ephemeral stack carries for itself: it skips the protection check
     /// (the crate created the stack, untagged).
-    #[allow(dead_code)] // until the ephemeral-stack guard lands
     pub(crate) fn ephemeral(name: impl Into<String>) -> Self {
         DestroyApproval {
             ephemeral: true,

@@ -29,6 +29,7 @@
 
 pub mod approval;
 pub mod cli;
+pub mod ephemeral;
 pub mod error;
 pub mod events;
 pub mod model;
@@ -39,6 +40,7 @@ pub mod stack;
 pub mod workspace;
 
 pub use approval::{DestroyApproval, DestroyPlan};
+pub use ephemeral::EphemeralStack;
 pub use error::{CommandFailure, Error, Result};
 pub use secret::Secret;
 pub use stack::{ConfigKey, ConfigSetValue, Stack};
