@@ -129,10 +129,10 @@ exit 3"#,
     assert!(n > 500_000, "{n} stderr lines");
 }
 
-#[tokio::test]
-async fn dropping_an_operation_kills_its_whole_process_group() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_an_operation_cancels_it_and_leaves_no_process_and_no_lock() {
     let env = TestEnv::new("slow").await;
-    let (marker, stack) = common::marked_slow_stack(&env, "30", "2").await;
+    let (marker, stack) = common::marked_slow_stack(&env, "4", "2").await;
     let op = tokio::spawn({
         let stack = stack.clone();
         async move { stack.up(UpOptions::default()).await }
@@ -149,8 +149,48 @@ async fn dropping_an_operation_kills_its_whole_process_group() {
     );
     op.abort();
     let _ = op.await;
-    let left = common::wait_until_gone(&marker).await;
+    // The dropped operation is cancelled as a cancel token would: SIGINT, the engine
+    // finishes the steps in flight, records them and exits.
+    let left = common::wait_until_gone_within(&marker, std::time::Duration::from_secs(60)).await;
     assert!(left.is_empty(), "processes survived the drop: {left:?}");
+    let health = stack.health().await.unwrap();
+    assert!(
+        health.is_clean(),
+        "a graceful cancel leaves no lock and nothing pending: {health:?}"
+    );
+    // The stack is usable at once and converges.
+    let up = stack.up(UpOptions::default()).await.unwrap();
+    assert_eq!(up.summary.result, "succeeded", "{:?}", up.summary);
+    assert_eq!(env.file_names(), ["slow-0.txt", "slow-1.txt"]);
+}
+
+#[tokio::test]
+async fn an_operation_dropped_as_its_runtime_shuts_down_is_killed() {
+    let env = TestEnv::new("slow").await;
+    let (marker, stack) = common::marked_slow_stack(&env, "30", "1").await;
+    // A runtime of its own that shuts down right after the operation is dropped: the
+    // graceful stop's task never runs, and dropping it kills the session.
+    let rt_marker = marker.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let op = stack.up(UpOptions::default());
+            tokio::pin!(op);
+            tokio::select! {
+                _ = &mut op => panic!("the slow up finished early"),
+                _ = common::wait_for_provider(&rt_marker) => {}
+            }
+        });
+        // `op` was dropped at the end of block_on's future; now the runtime goes.
+        drop(rt);
+    })
+    .join()
+    .unwrap();
+    let left = common::wait_until_gone(&marker).await;
+    assert!(left.is_empty(), "processes survived: {left:?}");
 }
 
 #[tokio::test]

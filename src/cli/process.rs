@@ -4,8 +4,16 @@
 //! fed to it, stdout and stderr read concurrently line by line (so a chatty stream cannot
 //! deadlock it) into bounded buffers and caller callbacks. Cancelling sends SIGINT to
 //! `pulumi`, a second SIGINT after a grace period, then SIGKILL to everything left in its
-//! session; dropping the future kills the session at once. When the command ends,
-//! whatever is left of its session (a plugin that outlived the CLI) is killed too.
+//! session. Dropping the future cancels the same way: the stop goes on in a task of its own
+//! on the current tokio runtime (or, without one, or when the runtime shuts down, the
+//! session is killed at once). When the command ends, whatever is left of its session (a
+//! plugin that outlived the CLI) is killed too.
+//!
+//! If the process driving the CLI dies without a chance to cancel (SIGKILL, a crash), the
+//! kernel sends `pulumi` a SIGINT (Linux's parent-death signal): the engine cancels as on
+//! Ctrl-C, records what it did, releases the stack's lock and stops its plugins, so no
+//! process is orphaned and the stack is not left locked. The signal follows the thread
+//! that spawned the CLI: tokio's worker threads live as long as their runtime.
 //!
 //! Why a session and not a process group: pulumi starts every plugin (language host,
 //! providers) in a process group of its own, so killing the CLI's group would miss them.
@@ -353,8 +361,8 @@ pub(crate) fn kill_session(sid: Pid) {
     }
 }
 
-/// Kills the command's whole session when dropped while armed: dropping the future of
-/// a running command must leave no process behind.
+/// Kills the command's whole session when dropped while armed: a command whose future is
+/// dropped must leave no process behind.
 struct SessionGuard {
     sid: Option<Pid>,
 }
@@ -370,6 +378,55 @@ impl SessionGuard {
 impl Drop for SessionGuard {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// The running child while its future is alive. Dropped while armed (the caller dropped
+/// the future), it hands the child to a task that stops it gracefully with the
+/// invocation's [`CancelPolicy`]; without a runtime to run that task, or if the runtime
+/// drops it (shutting down), the session is killed at once.
+struct Running {
+    child: Option<tokio::process::Child>,
+    pid: Option<Pid>,
+    policy: CancelPolicy,
+    session: SessionGuard,
+}
+
+impl Running {
+    fn child(&mut self) -> &mut tokio::process::Child {
+        match self.child.as_mut() {
+            Some(c) => c,
+            // Only `Drop` takes the child.
+            None => unreachable!("the child is taken only when the command is dropped"),
+        }
+    }
+
+    /// The command ended (or was stopped): nothing to do on drop but end its leftovers.
+    fn finish(&mut self) {
+        self.session.kill();
+        self.child = None;
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let (Some(mut child), Some(pid)) = (self.child.take(), self.pid) else {
+            return;
+        };
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return; // `self.session` kills the session
+        };
+        // The task owns the session guard: if the runtime drops the task unrun or halfway,
+        // the guard kills the session.
+        let mut session = SessionGuard {
+            sid: self.session.sid.take(),
+        };
+        let policy = self.policy;
+        tracing::info!(target: "pulumi_auto::cli", pid = pid.as_raw(), "operation dropped: cancelling the CLI");
+        handle.spawn(async move {
+            let _ = stop(&mut child, Some(pid), &policy).await;
+            session.kill();
+        });
     }
 }
 
@@ -429,12 +486,21 @@ pub(crate) async fn run_raw(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+    let parent = nix::unistd::getpid();
+    // SAFETY: setsid, prctl and getppid are async-signal-safe system calls and touch no
+    // memory of the parent.
     unsafe {
-        cmd.pre_exec(|| {
-            nix::unistd::setsid()
-                .map(drop)
-                .map_err(std::io::Error::from)
+        cmd.pre_exec(move || {
+            nix::unistd::setsid().map_err(std::io::Error::from)?;
+            #[cfg(target_os = "linux")]
+            {
+                nix::sys::prctl::set_pdeathsig(Signal::SIGINT).map_err(std::io::Error::from)?;
+                // The parent may have died before the signal was armed.
+                if nix::unistd::getppid() != parent {
+                    return Err(std::io::Error::other("the parent process exited"));
+                }
+            }
+            Ok(())
         });
     }
 
@@ -442,7 +508,12 @@ pub(crate) async fn run_raw(
         .spawn()
         .map_err(|e| Error::io(format!("could not start {}", program.display()), e))?;
     let pid = child.id().map(|id| Pid::from_raw(id as i32));
-    let mut guard = SessionGuard { sid: pid };
+    let mut running = Running {
+        child: None,
+        pid,
+        policy: inv.cancel_policy,
+        session: SessionGuard { sid: pid },
+    };
 
     if let (Some(secret), Some(mut stdin)) = (inv.stdin.clone(), child.stdin.take()) {
         tokio::spawn(async move {
@@ -469,15 +540,16 @@ pub(crate) async fn run_raw(
             None => std::future::pending().await,
         }
     };
+    running.child = Some(child);
     let mut cancelled = false;
     let status = tokio::select! {
-        status = child.wait() => status,
-        _ = token.cancelled() => { cancelled = true; stop(&mut child, pid, &inv.cancel_policy).await }
-        _ = deadline => { cancelled = true; stop(&mut child, pid, &inv.cancel_policy).await }
-    }
-    .map_err(|e| Error::io(format!("waiting for `{command}`"), e))?;
+        status = running.child().wait() => status,
+        _ = token.cancelled() => { cancelled = true; stop(running.child(), pid, &inv.cancel_policy).await }
+        _ = deadline => { cancelled = true; stop(running.child(), pid, &inv.cancel_policy).await }
+    };
     // Anything left in the session outlived the CLI: end it.
-    guard.kill();
+    running.finish();
+    let status = status.map_err(|e| Error::io(format!("waiting for `{command}`"), e))?;
 
     let stdout = join_pipe(stdout_task).await;
     let stderr = join_pipe(stderr_task).await;

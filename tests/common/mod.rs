@@ -280,8 +280,16 @@ pub async fn wait_for_provider(marker: &str) -> Vec<(i32, String)> {
 
 /// Waits (up to 5 s) for every process carrying `marker` to be gone; returns any left.
 pub async fn wait_until_gone(marker: &str) -> Vec<(i32, String)> {
+    wait_until_gone_within(marker, std::time::Duration::from_secs(5)).await
+}
+
+/// Waits up to `limit` for every process carrying `marker` to be gone; returns any left.
+pub async fn wait_until_gone_within(
+    marker: &str,
+    limit: std::time::Duration,
+) -> Vec<(i32, String)> {
     let mut left = Vec::new();
-    for _ in 0..50 {
+    for _ in 0..(limit.as_millis() / 100).max(1) {
         left = processes_with_marker(marker);
         if left.is_empty() {
             break;
