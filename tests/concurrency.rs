@@ -65,3 +65,58 @@ async fn sixteen_stacks_up_and_destroyed_concurrently() {
     }
     assert!(ws.list_stacks().await.unwrap().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_concurrent_ups_of_one_stack_one_runs_the_other_is_refused() {
+    let env = TestEnv::new("slow").await;
+    let stack = env.ws.create_stack("dev").await.unwrap();
+    stack
+        .set_all_config([
+            ("dir", env.files.display().to_string()),
+            ("delay", "3".to_owned()),
+            ("count", "2".to_owned()),
+        ])
+        .await
+        .unwrap();
+    // Three rounds: the first creates, the next ones change a resource (a new delay is a
+    // new input), each with both ups started at the same instant.
+    for round in 0..3 {
+        if round > 0 {
+            stack
+                .set_config("delay", format!("{}", 3 + round))
+                .await
+                .unwrap();
+        }
+        let (a, b) = tokio::join!(
+            stack.up(UpOptions::default()),
+            stack.up(UpOptions::default())
+        );
+        let (ok, refused) = match (a, b) {
+            (Ok(ok), Err(e)) | (Err(e), Ok(ok)) => (ok, e),
+            (a, b) => panic!("round {round}: expected one success and one refusal: {a:?} / {b:?}"),
+        };
+        assert_eq!(ok.summary.result, "succeeded");
+        match refused {
+            pulumi_auto::Error::ConcurrentUpdate { lock_holders, .. } => {
+                assert!(!lock_holders.is_empty(), "the error names the lock");
+            }
+            other => panic!("round {round}: expected ConcurrentUpdate, got {other:?}"),
+        }
+        // The state is intact: no lock, nothing pending, and it matches the disk.
+        let health = stack.health().await.unwrap();
+        assert!(health.is_clean(), "round {round}: {health:?}");
+        assert_eq!(env.file_names(), ["slow-0.txt", "slow-1.txt"]);
+        let refreshed = stack
+            .refresh(pulumi_auto::ops::RefreshOptions::default())
+            .await
+            .unwrap();
+        let changed: u64 = refreshed
+            .summary
+            .resource_changes
+            .iter()
+            .filter(|(op, _)| op.as_str() != "same")
+            .map(|(_, n)| *n)
+            .sum();
+        assert_eq!(changed, 0, "round {round}: {:?}", refreshed.summary);
+    }
+}
