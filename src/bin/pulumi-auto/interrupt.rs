@@ -1,0 +1,105 @@
+//! Ctrl-C (SIGINT) and SIGTERM, counted.
+//!
+//! Once installed, neither signal ends the tool by itself: each one is counted, and the
+//! code running at the time decides. During an engine operation the first one cancels
+//! the operation's token (the library sends pulumi SIGINT, so the engine finishes the
+//! steps in flight, and escalates after its grace period); the second one drops the
+//! operation, which makes the library kill pulumi and every plugin at once. Anywhere
+//! else (a prompt, a short command) the first one cancels.
+//!
+//! pulumi runs in a session of its own, so the terminal's Ctrl-C reaches only the tool.
+
+use std::future::Future;
+
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::exit::Failure;
+use crate::report::Ui;
+
+/// The count of interrupts received so far.
+#[derive(Clone)]
+pub struct Interrupts {
+    rx: watch::Receiver<u32>,
+}
+
+impl Interrupts {
+    /// Starts counting SIGINT and SIGTERM.
+    pub fn install() -> std::io::Result<Interrupts> {
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut term = signal(SignalKind::terminate())?;
+        let (tx, rx) = watch::channel(0u32);
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    Some(()) = int.recv() => {}
+                    Some(()) = term.recv() => {}
+                    else => break,
+                }
+                tx.send_modify(|n| *n += 1);
+            }
+        });
+        Ok(Interrupts { rx })
+    }
+
+    /// Waits until the count exceeds `seen`; returns the new count.
+    async fn after(&mut self, seen: u32) -> u32 {
+        loop {
+            let now = *self.rx.borrow_and_update();
+            if now > seen {
+                return now;
+            }
+            if self.rx.changed().await.is_err() {
+                // The counter is gone: no interrupt will come.
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// Runs a short step (no cancellation token of its own): an interrupt (now or
+    /// earlier) drops it, which stops any pulumi process it started, and the step ends as
+    /// cancelled.
+    pub async fn short<T, E: Into<Failure>>(
+        &mut self,
+        what: &str,
+        fut: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, Failure> {
+        tokio::select! {
+            biased;
+            _ = self.after(0) => Err(Failure::cancelled(format!("cancelled while {what}"))),
+            r = fut => r.map_err(Into::into),
+        }
+    }
+
+    /// Runs an engine operation that watches `token`: the first interrupt cancels the token
+    /// (graceful: pulumi gets SIGINT), a second one drops the operation (the library kills
+    /// pulumi's whole session at once).
+    pub async fn engine<T>(
+        &mut self,
+        ui: &Ui,
+        token: &CancellationToken,
+        fut: impl Future<Output = pulumi_auto::Result<T>>,
+    ) -> Result<T, Failure> {
+        tokio::pin!(fut);
+        let mut seen = 0;
+        loop {
+            tokio::select! {
+                now = self.after(seen) => {
+                    seen = now;
+                    if now >= 2 {
+                        ui.note("interrupted again: stopping pulumi and its plugins at once");
+                        return Err(Failure::cancelled(
+                            "stopped at once by a second interrupt; the stack may have a pending operation or a stale lock: check it with `pulumi-auto refresh` (and `pulumi cancel` for a lock) before the next update",
+                        ));
+                    }
+                    if !token.is_cancelled() {
+                        token.cancel();
+                        ui.note("interrupted: cancelling gracefully (pulumi finishes the steps in flight); press Ctrl-C again to stop at once");
+                    }
+                }
+                r = &mut fut => return r.map_err(Failure::from),
+            }
+        }
+    }
+}
