@@ -12,7 +12,9 @@
 //! If the process driving the CLI dies without a chance to cancel (SIGKILL, a crash), the
 //! kernel sends `pulumi` a SIGINT (Linux's parent-death signal): the engine cancels as on
 //! Ctrl-C, records what it did, releases the stack's lock and stops its plugins, so no
-//! process is orphaned and the stack is not left locked. The signal follows the thread
+//! process is orphaned and the stack is not left locked. For that the CLI starts with
+//! SIGPIPE ignored: its output pipes break when the driver dies, and a Go program that
+//! writes to a broken pipe otherwise dies at once. The signal follows the thread
 //! that spawned the CLI: tokio's worker threads live as long as their runtime.
 //!
 //! Why a session and not a process group: pulumi starts every plugin (language host,
@@ -487,11 +489,16 @@ pub(crate) async fn run_raw(
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     let parent = nix::unistd::getpid();
-    // SAFETY: setsid, prctl and getppid are async-signal-safe system calls and touch no
-    // memory of the parent.
+    // SAFETY: setsid, sigaction, prctl and getppid are async-signal-safe system calls and
+    // touch no memory of the parent.
     unsafe {
         cmd.pre_exec(move || {
             nix::unistd::setsid().map_err(std::io::Error::from)?;
+            // A Go program writing to a broken stdout dies of SIGPIPE on the spot, leaving
+            // its plugins orphaned and its stack locked. With SIGPIPE ignored, a CLI whose
+            // driver died gets EPIPE instead and goes on cancelling cleanly.
+            nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigIgn)
+                .map_err(std::io::Error::from)?;
             #[cfg(target_os = "linux")]
             {
                 nix::sys::prctl::set_pdeathsig(Signal::SIGINT).map_err(std::io::Error::from)?;
