@@ -49,7 +49,7 @@ use crate::error::{Error, Result};
 use crate::ops::{DestroyOptions, UpOptions, UpResult};
 use crate::secret::Secret;
 use crate::stack::{ConfigKey, ConfigSetValue, Stack};
-use crate::workspace::{LocalWorkspace, LocalWorkspaceBuilder, RemoveOptions};
+use crate::workspace::{LocalWorkspace, LocalWorkspaceBuilder};
 
 /// The stack tag that marks an ephemeral stack; its value is an [`EphemeralTag`] as JSON.
 pub const EPHEMERAL_TAG: &str = "pulumi-auto:ephemeral";
@@ -669,8 +669,8 @@ impl EphemeralStack {
         self.stack().up(opts).await
     }
 
-    /// Destroys the stack's resources, removes the stack, deletes its temporary directory
-    /// and its ledger entry: two processes. When [`KEEP_ENV`] is set it keeps everything
+    /// Destroys the stack's resources, removes the stack (one process: `destroy
+    /// --remove`), deletes its temporary directory and its ledger entry. When [`KEEP_ENV`] is set it keeps everything
     /// instead and says where. On failure nothing more is deleted: the state and the
     /// ledger entry stay, so no resource is lost track of, and the error says why.
     pub async fn teardown(mut self) -> Result<TeardownOutcome> {
@@ -738,13 +738,12 @@ async fn teardown_live(live: Live) -> Result<TeardownOutcome> {
     }
 }
 
-/// Destroy, remove, delete the temp directory. Stops at the first failure.
+/// Destroy and remove (one process), delete the temp directory. Stops at the first
+/// failure.
 async fn remove_everything(stack: &Stack, entry: &LedgerEntry) -> Result<()> {
     let approval = DestroyApproval::ephemeral(entry.stack.clone());
-    stack.destroy(DestroyOptions::default(), &approval).await?;
     stack
-        .workspace()
-        .remove_stack(&entry.stack, RemoveOptions::default())
+        .destroy(DestroyOptions::default().remove(true), &approval)
         .await?;
     if entry.temp_dir.exists() {
         std::fs::remove_dir_all(&entry.temp_dir).map_err(|e| {
@@ -906,7 +905,7 @@ fn pid_running(pid: u32) -> bool {
 /// The janitor for a backend: finds the workspace's stacks tagged [`EPHEMERAL_TAG`] that
 /// are old enough, whose guard is not alive in this process and whose creating process
 /// is not running on this host, and destroys and removes them. Processes: one to list,
-/// one per stack to read its tags, two per removed stack.
+/// one per stack to read its tags, one per removed stack.
 pub async fn sweep(ws: &LocalWorkspace, opts: &SweepOptions) -> Result<SweepReport> {
     let mut report = SweepReport::default();
     let this_host = hostname();
@@ -940,12 +939,11 @@ pub async fn sweep(ws: &LocalWorkspace, opts: &SweepOptions) -> Result<SweepRepo
             continue;
         }
         let approval = DestroyApproval::ephemeral(name.clone());
-        let removed = async {
-            stack.destroy(DestroyOptions::default(), &approval).await?;
-            ws.remove_stack(&name, RemoveOptions::default()).await
-        };
-        match removed.await {
-            Ok(()) => {
+        let removed = stack
+            .destroy(DestroyOptions::default().remove(true), &approval)
+            .await;
+        match removed {
+            Ok(_) => {
                 tracing::info!(stack = %name, "janitor removed a leftover ephemeral stack");
                 report.removed.push(name);
             }

@@ -122,6 +122,30 @@ async fn process_counts_match_the_docs() {
     counting.reset();
     s.up(UpOptions::default()).await.unwrap();
     step("up (no secret outputs)", &counting);
+    s.destroy(
+        DestroyOptions::default().remove(true),
+        &DestroyApproval::for_stack("dev"),
+    )
+    .await
+    .unwrap();
+    step("destroy with remove(true)", &counting);
+
+    // The ephemeral guard, on a shared backend (as tag, config and teardown run there).
+    let eph = pulumi_auto::EphemeralStack::builder(&many.program)
+        .backend_url(format!("file://{}", many.state.display()))
+        .passphrase(Secret::new(common::PASSPHRASE))
+        .config("dir", many.files.display().to_string())
+        .config("count", "1")
+        .ledger_dir(many.root.path().join("ledger"))
+        .pulumi_command(PulumiCommand::at(&counting.path).await.unwrap())
+        .create()
+        .await
+        .unwrap();
+    step("EphemeralStack create (stack init, tag, config)", &counting);
+    eph.up(UpOptions::default()).await.unwrap();
+    counting.reset();
+    eph.teardown().await.unwrap();
+    step("EphemeralStack teardown", &counting);
 
     let documented = documented();
     assert_eq!(

@@ -22,6 +22,10 @@ pub struct DestroyOptions {
     pub exclude_protected: bool,
     /// Run the program to compute dependencies (`--run-program`).
     pub run_program: bool,
+    /// Remove the stack and its config file once its resources are gone (`--remove`): a
+    /// destroy and a [`remove_stack`](crate::LocalWorkspace::remove_stack) in one process.
+    /// Ignored by the preview.
+    pub remove: bool,
 }
 
 common_setters!(DestroyOptions);
@@ -40,6 +44,11 @@ impl DestroyOptions {
     /// Leave protected resources alone.
     pub fn exclude_protected(mut self, on: bool) -> Self {
         self.exclude_protected = on;
+        self
+    }
+    /// Remove the stack too, in the same process.
+    pub fn remove(mut self, on: bool) -> Self {
+        self.remove = on;
         self
     }
 
@@ -67,6 +76,7 @@ impl DestroyOptions {
             (self.continue_on_error, "--continue-on-error"),
             (self.exclude_protected, "--exclude-protected"),
             (self.run_program, "--run-program"),
+            (self.remove && !preview_only, "--remove"),
         ] {
             if on {
                 args.push(flag.into());
@@ -102,7 +112,9 @@ mod tests {
                 "/ev",
             ]
         );
-        let p = DestroyOptions::default();
+        let r = DestroyOptions::default().remove(true);
+        assert_eq!(r.to_args("dev", None).unwrap().last().unwrap(), "--remove");
+        let p = DestroyOptions::default().remove(true);
         assert_eq!(
             p.to_preview_args("dev", None).unwrap(),
             [
