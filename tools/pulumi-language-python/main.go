@@ -6,6 +6,8 @@
 // Python-specific to pulumi's own code in the sdk/v3 module: virtualenv, pip, poetry
 // and uv handling come from its python/toolchain package, and programs run through
 // the official pulumi-language-python-exec script, installed next to this binary.
+// Policy packs written in Python (PulumiPolicy.yaml with `runtime: python`) run through
+// RunPlugin, with the SDK's own policy runner (`python -m pulumi.policy`).
 //
 // The engine starts it with one argument, the engine's address, in the program
 // directory, and reads the port it listens on from the first line of its stdout.
@@ -21,7 +23,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -339,4 +343,153 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	default:
 		return &pulumirpc.RunResponse{Error: fmt.Sprintf("problem executing program (could not run language executor): %v", err)}, nil
 	}
+}
+
+// pluginKindAnalyzer is the RunPlugin kind of a policy pack.
+const pluginKindAnalyzer = "analyzer"
+
+// RunPlugin runs a policy pack written in Python (PulumiPolicy.yaml with `runtime: python`)
+// through the SDK's `pulumi.policy` runner, in the pack's virtualenv. The runner takes the
+// engine's flags and address (req.Args) and then the pack's directory; the pack prints the
+// port of its analyzer server as the first line of its stdout, which the engine reads from
+// the stream. Its stdout and stderr go back as chunks, then its exit code. The engine ends
+// the plugin by cancelling the stream: the pack then gets SIGINT, and is killed after a
+// grace period.
+func (h *host) RunPlugin(
+	req *pulumirpc.RunPluginRequest, server grpc.ServerStreamingServer[pulumirpc.RunPluginResponse],
+) error {
+	if kind := req.GetKind(); kind != pluginKindAnalyzer {
+		return fmt.Errorf("running %q plugins written in Python is not supported; only policy packs (%q) are",
+			kind, pluginKindAnalyzer)
+	}
+	info := req.GetInfo()
+	if info == nil {
+		return errors.New("run plugin request carries no program info")
+	}
+	ctx := server.Context()
+	tc, err := resolveToolchain(info)
+	if err != nil {
+		return err
+	}
+	if err := tc.ValidateVenv(ctx); err != nil {
+		return err
+	}
+
+	pack := info.GetProgramDirectory()
+	if entry := info.GetEntryPoint(); entry != "" && entry != "." {
+		pack = filepath.Join(pack, entry)
+	}
+	args := append([]string{"-u", "-m", "pulumi.policy"}, req.GetArgs()...)
+	args = append(args, pack)
+	cmd, err := tc.Command(ctx, args...)
+	if err != nil {
+		return err
+	}
+	cmd.Env = pluginEnv(req.GetEnv(), cmd.Env)
+	cmd.Dir = req.GetPwd()
+	out := &pluginOutput{server: server}
+	cmd.Stdout = pluginStream{out: out}
+	cmd.Stderr = pluginStream{out: out, stderr: true}
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
+	cmd.WaitDelay = cancelGrace
+
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("could not start the policy pack %s: %w", pack, err)
+	}
+	err = cmd.Wait()
+	if ctx.Err() != nil {
+		// The engine is gone or done with the pack: nobody reads an exit code any more.
+		return nil
+	}
+	var code int32
+	var exitErr *exec.ExitError
+	switch {
+	case err == nil, errors.Is(err, exec.ErrWaitDelay):
+		code = int32(cmd.ProcessState.ExitCode())
+	case errors.As(err, &exitErr):
+		code = int32(exitErr.ExitCode())
+		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			code = 128 + int32(ws.Signal())
+		}
+	default:
+		return fmt.Errorf("policy pack %s: %w", pack, err)
+	}
+	return out.send(&pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Exitcode{Exitcode: code}})
+}
+
+// pluginOutput serialises a plugin's messages on the engine's stream, which allows one
+// sender at a time.
+type pluginOutput struct {
+	mu     sync.Mutex
+	server grpc.ServerStreamingServer[pulumirpc.RunPluginResponse]
+}
+
+func (o *pluginOutput) send(msg *pulumirpc.RunPluginResponse) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.server.Send(msg)
+}
+
+// pluginStream forwards one of a plugin's output streams as RunPlugin messages. When the
+// stream to the engine is gone the output is dropped: the engine's cancellation, not a
+// broken pipe, ends the plugin.
+type pluginStream struct {
+	out    *pluginOutput
+	stderr bool
+}
+
+func (w pluginStream) Write(p []byte) (int, error) {
+	data := append([]byte(nil), p...)
+	msg := &pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Stdout{Stdout: data}}
+	if w.stderr {
+		msg.Output = &pulumirpc.RunPluginResponse_Stderr{Stderr: data}
+	}
+	_ = w.out.send(msg)
+	return len(p), nil
+}
+
+// pluginEnv is the environment the engine asked for (requested), with the changes the
+// toolchain makes to this host's own environment (toolchainEnv) applied on top: the
+// virtualenv's activation (VIRTUAL_ENV, PATH) and the variables it removes (PYTHONHOME).
+func pluginEnv(requested, toolchainEnv []string) []string {
+	if toolchainEnv == nil {
+		return requested
+	}
+	if len(requested) == 0 {
+		return toolchainEnv
+	}
+	own := envMap(os.Environ())
+	activated := envMap(toolchainEnv)
+	result := envMap(requested)
+	for k, v := range activated {
+		if ownValue, ok := own[k]; !ok || ownValue != v {
+			result[k] = v
+		}
+	}
+	for k := range own {
+		if _, ok := activated[k]; !ok {
+			delete(result, k)
+		}
+	}
+	keys := make([]string, 0, len(result))
+	for k := range result {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	env := make([]string, 0, len(keys))
+	for _, k := range keys {
+		env = append(env, k+"="+result[k])
+	}
+	return env
+}
+
+// envMap reads KEY=VALUE entries; a later entry for a key wins, as in exec.Cmd.
+func envMap(env []string) map[string]string {
+	m := make(map[string]string, len(env))
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
 }
