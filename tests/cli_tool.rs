@@ -332,6 +332,60 @@ async fn destroy_is_refused_without_approval_and_done_with_the_stack_name() {
 }
 
 #[tokio::test]
+async fn the_passphrase_and_a_secret_can_both_come_from_stdin() {
+    let env = TestEnv::new("files").await;
+    let mut c = tool(
+        &env,
+        &[
+            "--stack",
+            "dev",
+            "--passphrase-stdin",
+            "config",
+            "set",
+            "--secret",
+            "token",
+        ],
+    );
+    c.env_remove("PULUMI_CONFIG_PASSPHRASE");
+    c.write_stdin(format!("{PASSPHRASE}\nstdin-secret-value\n"));
+    let (code, out, err) = run(c);
+    assert_eq!(code, 0, "{err}");
+    for secret in [PASSPHRASE, "stdin-secret-value"] {
+        assert!(!out.contains(secret) && !err.contains(secret), "{out}{err}");
+    }
+    // Stored under that passphrase: the library reads it with the same one.
+    let token = env
+        .ws
+        .select_stack("dev")
+        .await
+        .unwrap()
+        .get_config("token")
+        .await
+        .unwrap();
+    assert_eq!(token.as_str(), Some("stdin-secret-value"));
+
+    // Another passphrase cannot decrypt it: a failure (1), and no value shown.
+    let mut c = tool(
+        &env,
+        &[
+            "--stack",
+            "dev",
+            "--passphrase-stdin",
+            "config",
+            "get",
+            "token",
+            "--show-secrets",
+        ],
+    );
+    c.env_remove("PULUMI_CONFIG_PASSPHRASE");
+    c.write_stdin("not-the-passphrase\n");
+    let (code, out, err) = run(c);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(!out.contains("stdin-secret-value") && !err.contains("stdin-secret-value"));
+    assert!(!err.contains("not-the-passphrase"), "{err}");
+}
+
+#[tokio::test]
 async fn a_protected_stack_is_refused_unless_overridden() {
     let env = TestEnv::new("files").await;
     let (code, _, err) = up_files(&env, "protected-test-secret");

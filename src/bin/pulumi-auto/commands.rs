@@ -7,6 +7,9 @@ use pulumi_auto::ops::{DestroyOptions, OpSummary, PreviewOptions, RefreshOptions
 use pulumi_auto::stack::{ConfigKey, ConfigSetValue};
 use pulumi_auto::workspace::{InstallOptions, RemoveOptions};
 use pulumi_auto::{LocalWorkspace, Secret, Stack};
+use std::future::Future;
+use std::time::Duration;
+
 use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -94,6 +97,43 @@ fn value_text(v: &Value) -> String {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }
+}
+
+/// What an operation stopped at once left on the stack: locks, pending operations.
+pub async fn left_behind(stack: &Stack) -> String {
+    let name = stack.name();
+    let health = match tokio::time::timeout(Duration::from_secs(20), stack.health()).await {
+        Ok(Ok(h)) => h,
+        _ => {
+            return format!(
+                "check stack {name} for a stale lock or pending operations before the next update"
+            );
+        }
+    };
+    if health.is_clean() {
+        return format!("stack {name} has no lock and no pending operation");
+    }
+    let mut parts = Vec::new();
+    if !health.locks.is_empty() {
+        let pids: Vec<String> = health.locks.iter().map(|l| l.pid.to_string()).collect();
+        parts.push(format!(
+            "{} lock(s) of pid {} (remove with `pulumi cancel --stack {name}` once no other update runs)",
+            health.locks.len(),
+            pids.join(", ")
+        ));
+    }
+    if !health.pending_operations.is_empty() {
+        let ops: Vec<String> = health
+            .pending_operations
+            .iter()
+            .map(|p| format!("{} {}", p.type_, urn_name(&p.resource.urn)))
+            .collect();
+        parts.push(format!(
+            "pending operation(s): {} (resolve with `pulumi refresh --stack {name}` and its --clear-pending-creates or --import-pending-creates)",
+            ops.join(", ")
+        ));
+    }
+    format!("stack {name} was left with {}", parts.join("; "))
 }
 
 impl Ctx {
@@ -208,6 +248,26 @@ impl Ctx {
         Ok(stack)
     }
 
+    /// Runs an engine operation, Ctrl-C handled (see [`Interrupts::engine`]); after a
+    /// second Ctrl-C, the failure names the stack, to report what it was left with.
+    async fn op<T>(
+        &mut self,
+        stack: &Stack,
+        token: &CancellationToken,
+        fut: impl Future<Output = pulumi_auto::Result<T>>,
+    ) -> Result<T, Failure> {
+        let r = self.ints.engine(&self.ui, token, fut).await;
+        self.ui.finish();
+        match r {
+            Err(mut f) if f.hard_stop => {
+                // Reported once pulumi is gone (see `main`).
+                f.stack = Some(stack.clone());
+                Err(f)
+            }
+            other => other,
+        }
+    }
+
     fn reporter(&self, title: &str) -> Reporter {
         self.ui.start(title)
     }
@@ -264,9 +324,7 @@ impl Ctx {
         if let Some(m) = a.message {
             opts = opts.message(m);
         }
-        let r = self.ints.engine(&self.ui, &token, stack.up(opts)).await;
-        self.ui.finish();
-        let up = r?;
+        let up = self.op(&stack, &token, stack.up(opts)).await?;
         if self.ui.mode != Mode::Json {
             self.ui.out(&format!(
                 "update of stack {} {} in {}s: {}",
@@ -299,12 +357,7 @@ impl Ctx {
                 let rep = rep.clone();
                 move |ev| rep.event(ev)
             });
-        let r = self
-            .ints
-            .engine(&self.ui, &token, stack.preview(opts))
-            .await;
-        self.ui.finish();
-        let p = r?;
+        let p = self.op(&stack, &token, stack.preview(opts)).await?;
         if self.ui.mode != Mode::Json {
             self.ui.out(&format!(
                 "preview of stack {} {}: {}",
@@ -329,12 +382,7 @@ impl Ctx {
                 let rep = rep.clone();
                 move |ev| rep.event(ev)
             });
-        let r = self
-            .ints
-            .engine(&self.ui, &token, stack.refresh(opts))
-            .await;
-        self.ui.finish();
-        let res = r?;
+        let res = self.op(&stack, &token, stack.refresh(opts)).await?;
         if self.ui.mode != Mode::Json {
             self.ui.out(&format!(
                 "refresh of stack {} {}: {}",
@@ -355,16 +403,13 @@ impl Ctx {
         // 1. What would be deleted.
         let token = CancellationToken::new();
         self.reporter(&format!("destroy preview {name}"));
-        let r = self
-            .ints
-            .engine(
-                &self.ui,
+        let plan = self
+            .op(
+                &stack,
                 &token,
                 stack.preview_destroy(DestroyOptions::default().cancel_token(token.clone())),
             )
-            .await;
-        self.ui.finish();
-        let plan = r?;
+            .await?;
         let deletions: Vec<Value> = plan
             .deletions()
             .iter()
@@ -434,12 +479,9 @@ impl Ctx {
                 let rep = rep.clone();
                 move |ev| rep.event(ev)
             });
-        let r = self
-            .ints
-            .engine(&self.ui, &token, stack.destroy(opts, &approval))
-            .await;
-        self.ui.finish();
-        let res = r?;
+        let res = self
+            .op(&stack, &token, stack.destroy(opts, &approval))
+            .await?;
         if self.ui.mode != Mode::Json {
             self.ui.out(&format!(
                 "destroy of stack {name} {}: {}",

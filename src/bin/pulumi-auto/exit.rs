@@ -43,6 +43,11 @@ pub struct Failure {
     /// What went wrong (no secret: library errors are redacted, and the tool redacts the
     /// secrets it was given before printing).
     pub message: String,
+    /// An operation stopped by a second interrupt, which may leave a lock or pending
+    /// operations behind.
+    pub hard_stop: bool,
+    /// The stack that operation ran on, to report what it was left with.
+    pub stack: Option<pulumi_auto::Stack>,
 }
 
 impl Failure {
@@ -51,6 +56,8 @@ impl Failure {
         Failure {
             exit: Exit::Usage,
             message: message.into(),
+            hard_stop: false,
+            stack: None,
         }
     }
 
@@ -59,6 +66,8 @@ impl Failure {
         Failure {
             exit: Exit::Refused,
             message: message.into(),
+            hard_stop: false,
+            stack: None,
         }
     }
 
@@ -67,6 +76,16 @@ impl Failure {
         Failure {
             exit: Exit::Cancelled,
             message: message.into(),
+            hard_stop: false,
+            stack: None,
+        }
+    }
+
+    /// An operation stopped by a second interrupt (exit 4).
+    pub fn hard_stopped() -> Self {
+        Failure {
+            hard_stop: true,
+            ..Failure::cancelled("stopped at once by a second interrupt")
         }
     }
 
@@ -75,6 +94,8 @@ impl Failure {
         Failure {
             exit: Exit::Failed,
             message: message.into(),
+            hard_stop: false,
+            stack: None,
         }
     }
 }
@@ -94,6 +115,8 @@ impl From<Error> for Failure {
         Failure {
             exit: exit_of(&e),
             message: e.to_string(),
+            hard_stop: false,
+            stack: None,
         }
     }
 }

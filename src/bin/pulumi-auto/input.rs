@@ -22,12 +22,48 @@ pub fn stdin_is_terminal() -> bool {
     std::io::stdin().is_terminal()
 }
 
-/// Puts back the terminal settings a prompt without echo changed, if one is showing.
+/// The settings of stderr's terminal while a progress bar hides typing.
+static SAVED_TYPING: Mutex<Option<Termios>> = Mutex::new(None);
+
+/// Puts back the terminal settings a prompt without echo or a progress bar changed.
 pub fn restore_terminal() {
     let saved = SAVED_TERMINAL.lock().ok().and_then(|mut g| g.take());
     if let Some(t) = saved {
         let _ = tcsetattr(std::io::stdin(), SetArg::TCSANOW, &t);
         eprintln!();
+    }
+    show_typing();
+}
+
+/// Stops the terminal echoing what is typed (a `^C` included) while a progress bar is
+/// drawn on stderr: an echo moves the cursor under the bar, which then leaves stale
+/// copies of itself. [`show_typing`] (or [`restore_terminal`]) puts the echo back.
+pub fn hide_typing() {
+    let stderr = std::io::stderr();
+    if !stderr.is_terminal() {
+        return;
+    }
+    let Ok(original) = tcgetattr(&stderr) else {
+        return;
+    };
+    let Ok(mut saved) = SAVED_TYPING.lock() else {
+        return;
+    };
+    if saved.is_some() {
+        return;
+    }
+    let mut quiet = original.clone();
+    quiet.local_flags.remove(LocalFlags::ECHO);
+    if tcsetattr(&stderr, SetArg::TCSANOW, &quiet).is_ok() {
+        *saved = Some(original);
+    }
+}
+
+/// Puts back the echo [`hide_typing`] turned off.
+pub fn show_typing() {
+    let saved = SAVED_TYPING.lock().ok().and_then(|mut g| g.take());
+    if let Some(t) = saved {
+        let _ = tcsetattr(std::io::stderr(), SetArg::TCSANOW, &t);
     }
 }
 

@@ -10,6 +10,7 @@
 //! pulumi runs in a session of its own, so the terminal's Ctrl-C reaches only the tool.
 
 use std::future::Future;
+use std::time::Duration;
 
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
@@ -73,25 +74,28 @@ impl Interrupts {
     }
 
     /// Runs an engine operation that watches `token`: the first interrupt cancels the token
-    /// (graceful: pulumi gets SIGINT), a second one drops the operation (the library kills
-    /// pulumi's whole session at once).
+    /// (graceful: pulumi gets SIGINT and finishes the steps in flight), a second one drops
+    /// the operation: the library then sends pulumi its second SIGINT at once, in a task
+    /// of its own, and the tool gives pulumi a few seconds to end; when the tool's runtime
+    /// shuts down, the library kills whatever is left of pulumi's session. The failure of
+    /// a second interrupt is marked [`Failure::hard_stop`].
     pub async fn engine<T>(
         &mut self,
         ui: &Ui,
         token: &CancellationToken,
         fut: impl Future<Output = pulumi_auto::Result<T>>,
     ) -> Result<T, Failure> {
-        tokio::pin!(fut);
+        let mut fut = Box::pin(fut);
         let mut seen = 0;
         loop {
             tokio::select! {
                 now = self.after(seen) => {
                     seen = now;
                     if now >= 2 {
-                        ui.note("interrupted again: stopping pulumi and its plugins at once");
-                        return Err(Failure::cancelled(
-                            "stopped at once by a second interrupt; the stack may have a pending operation or a stale lock: check it with `pulumi-auto refresh` (and `pulumi cancel` for a lock) before the next update",
-                        ));
+                        ui.note("interrupted again: terminating pulumi now, then killing whatever is left of it");
+                        drop(fut);
+                        wait_for_children(HARD_STOP_WAIT).await;
+                        return Err(Failure::hard_stopped());
                     }
                     if !token.is_cancelled() {
                         token.cancel();
@@ -101,5 +105,43 @@ impl Interrupts {
                 r = &mut fut => return r.map_err(Failure::from),
             }
         }
+    }
+}
+
+/// After a second interrupt, how long pulumi gets to terminate before it is killed.
+const HARD_STOP_WAIT: Duration = Duration::from_secs(3);
+
+/// The live child processes of the tool (the `pulumi` commands the library started).
+fn live_children() -> usize {
+    let me = std::process::id().to_string();
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    rd.flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .filter(|stat| {
+            // After the command name: state ppid …
+            let mut f = stat
+                .rsplit_once(") ")
+                .map(|(_, r)| r)
+                .unwrap_or("")
+                .split(' ');
+            let state = f.next();
+            state != Some("Z") && f.next() == Some(me.as_str())
+        })
+        .count()
+}
+
+/// Waits until the tool has no live child, at most `limit`.
+async fn wait_for_children(limit: Duration) {
+    let end = tokio::time::Instant::now() + limit;
+    while live_children() > 0 && tokio::time::Instant::now() < end {
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -29,7 +29,7 @@ use clap::Parser;
 use serde_json::{Value, json};
 
 use crate::args::Cli;
-use crate::exit::Exit;
+use crate::exit::{Exit, Failure};
 use crate::interrupt::Interrupts;
 use crate::report::{Mode, Ui};
 
@@ -43,6 +43,9 @@ fn main() {
             .with_target(false)
             .init();
     }
+    let ui = Ui::new(cli.global.json);
+    let command = cli.command.name();
+    let stack = cli.global.stack.clone();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -50,29 +53,51 @@ fn main() {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: could not start the async runtime: {e}");
+            ui.err(&format!("error: could not start the async runtime: {e}"));
             std::process::exit(Exit::Failed.code());
         }
     };
-    let code = rt.block_on(run(cli));
-    // A prompt's reader thread may still be blocked on the terminal: do not wait for it.
+    let result = rt.block_on(async {
+        let ints = Interrupts::install()
+            .map_err(|e| Failure::failed(format!("could not watch for Ctrl-C: {e}")))?;
+        commands::run(cli.global, cli.command, ui.clone(), ints).await
+    });
+    ui.finish();
+    // Shutting the runtime down ends what it still runs: after a second Ctrl-C, that is
+    // the library's stop of pulumi, which then kills pulumi's session at once. A prompt's
+    // reader thread may still be blocked on the terminal: it is not waited for.
     rt.shutdown_timeout(Duration::from_millis(100));
-    std::process::exit(code);
+    let result = result.map_err(|mut f| {
+        if let Some(stack) = f.stack.take() {
+            f.message = format!("{}; {}", f.message, after_hard_stop(&stack));
+        }
+        f
+    });
+    std::process::exit(report(&ui, command, stack, result));
 }
 
-async fn run(cli: Cli) -> i32 {
-    let ui = Ui::new(cli.global.json);
-    let command = cli.command.name();
-    let stack = cli.global.stack.clone();
-    let ints = match Interrupts::install() {
-        Ok(i) => i,
-        Err(e) => {
-            ui.err(&format!("error: could not watch for Ctrl-C: {e}"));
-            return Exit::Failed.code();
-        }
-    };
-    let result = commands::run(cli.global, cli.command, ui.clone(), ints).await;
-    ui.finish();
+/// What a stack stopped at once was left with, read once pulumi is gone.
+fn after_hard_stop(stack: &pulumi_auto::Stack) -> String {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(commands::left_behind(stack)),
+        Err(_) => format!(
+            "check stack {} for a stale lock or pending operations before the next update",
+            stack.name()
+        ),
+    }
+}
+
+/// Prints the failure (stderr) and, with `--json`, the result object; returns the exit
+/// code.
+fn report(
+    ui: &Ui,
+    command: &str,
+    stack: Option<String>,
+    result: Result<commands::Fields, Failure>,
+) -> i32 {
     let (exit, mut fields, error) = match result {
         Ok(fields) => (Exit::Ok, fields, None),
         Err(f) => {

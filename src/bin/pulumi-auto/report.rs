@@ -128,6 +128,7 @@ impl Ui {
                 b.set_style(style(SPINNER_TEMPLATE));
                 b.set_prefix(title.to_owned());
                 b.enable_steady_tick(Duration::from_millis(120));
+                crate::input::hide_typing();
                 if let Ok(mut g) = self.bar.lock() {
                     *g = Some(b.clone());
                 }
@@ -151,19 +152,22 @@ impl Ui {
         let bar = self.bar.lock().ok().and_then(|mut b| b.take());
         if let Some(b) = bar {
             b.finish_and_clear();
+            crate::input::show_typing();
         }
     }
 }
 
+// The line never fills the terminal's width: a `^C` echoed after a full-width line would
+// wrap and leave a stale copy of the bar behind.
 /// The bar's look before any resource is known.
-const SPINNER_TEMPLATE: &str = "{spinner} {prefix} [{elapsed}] {wide_msg}";
+const SPINNER_TEMPLATE: &str = "{spinner} {prefix} [{elapsed}] {msg}";
 /// The bar's look once resources are known: done / total and the step in flight.
-const BAR_TEMPLATE: &str = "{spinner} {prefix} [{elapsed}] {bar:24} {pos}/{len} {wide_msg}";
+const BAR_TEMPLATE: &str = "{spinner} {prefix} [{elapsed}] [{bar:24}] {pos}/{len} {msg}";
 
 fn style(template: &str) -> ProgressStyle {
     ProgressStyle::with_template(template)
         .unwrap_or_else(|_| ProgressStyle::default_spinner())
-        .progress_chars("=> ")
+        .progress_chars("=>-")
 }
 
 /// Shows one operation's events as they arrive.
