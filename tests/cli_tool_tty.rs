@@ -4,7 +4,10 @@
 //! dead pane (`remain-on-exit`).
 //!
 //! - the destroy prompt: a wrong name is refused (3), the stack's name destroys (0);
-//! - a secret typed at the hidden prompt is stored and never shown on the screen;
+//! - a secret typed at the hidden prompt is stored and never shown on the screen; Ctrl-C
+//!   at a prompt cancels (4);
+//! - after every run, the terminal echoes typing again (the tool turns echo off for hidden
+//!   prompts and while its bar shows);
 //! - the live progress bar, one Ctrl-C (graceful cancel, exit 4), and two (stop at once);
 //!   no process of the run survives either.
 
@@ -20,6 +23,9 @@ const TOOL: &str = env!("CARGO_BIN_EXE_pulumi-auto");
 const TMUX: &str = "/usr/bin/tmux";
 /// What bash prints after the tool, before its exit code.
 const EXITED: &str = "[pulumi-auto exited with ";
+/// What bash prints then when the terminal echoes typing, or does not.
+const ECHO_ON: &str = "[terminal echo: on]";
+const ECHO_OFF: &str = "[terminal echo: off]";
 
 /// One tmux server with one session running the tool.
 struct Tmux {
@@ -64,7 +70,12 @@ impl Tmux {
             inner.push(' ');
             inner.push_str(&quote(a));
         }
-        inner.push_str(&format!("; echo \"{EXITED}$?]\""));
+        inner.push_str(&format!("; echo \"{EXITED}$?]\"; "));
+        // Whether the tool left the terminal echoing (it turns echo off for hidden
+        // prompts and while its bar shows).
+        inner.push_str(&format!(
+            "if stty -a | tr ' ;' '\\n\\n' | grep -qx -- -echo; then echo '{ECHO_OFF}'; else echo '{ECHO_ON}'; fi"
+        ));
         let cmd = format!("exec /bin/bash -c {}", quote(&inner));
         // The server starts here, so the session's environment is this command's.
         let st = Command::new(TMUX)
@@ -149,10 +160,17 @@ impl Tmux {
         rest.split(']').next()?.trim().parse().ok()
     }
 
+    /// Waits for the tool to exit; checks that it left the terminal echoing; returns its
+    /// exit code.
     fn wait_exit(&self, limit: Duration) -> i32 {
         let end = Instant::now() + limit;
         loop {
             if let Some(code) = self.exit_code() {
+                let screen = self.wait_for("[terminal echo: o", Duration::from_secs(10));
+                assert!(
+                    screen.contains(ECHO_ON) && !screen.contains(ECHO_OFF),
+                    "the tool left the terminal without echo:\n{screen}"
+                );
                 return code;
             }
             assert!(
@@ -205,6 +223,15 @@ async fn destroy_asks_for_the_stack_name_on_a_terminal() {
     let env = TestEnv::new("files").await;
     up_files(&env);
 
+    // Ctrl-C at the prompt: cancelled, nothing deleted.
+    let t = Tmux::start(&env, &[], &["--stack", "dev", "destroy"]);
+    t.wait_for("Type the stack name (dev)", Duration::from_secs(120));
+    t.press("C-c");
+    assert_eq!(t.wait_exit(Duration::from_secs(30)), 4, "{}", t.screen());
+    assert!(t.screen().contains("cancelled:"), "{}", t.screen());
+    assert_eq!(env.file_names(), ["greeting.txt", "note.txt"]);
+    drop(t);
+
     // A wrong name: refused, nothing deleted.
     let t = Tmux::start(&env, &[], &["--stack", "dev", "destroy"]);
     let screen = t.wait_for("Type the stack name (dev)", Duration::from_secs(120));
@@ -229,6 +256,26 @@ async fn destroy_asks_for_the_stack_name_on_a_terminal() {
         "{screen}"
     );
     assert!(env.file_names().is_empty(), "{:?}", env.file_names());
+}
+
+#[tokio::test]
+async fn ctrl_c_at_the_hidden_prompt_cancels_and_restores_the_terminal() {
+    let env = TestEnv::new("files").await;
+    let t = Tmux::start(
+        &env,
+        &[],
+        &["--stack", "dev", "config", "set", "--secret", "token"],
+    );
+    t.wait_for("secret token (input hidden): ", Duration::from_secs(60));
+    t.type_text("half-typed");
+    t.press("C-c");
+    // `wait_exit` also checks that echo is back on.
+    assert_eq!(t.wait_exit(Duration::from_secs(30)), 4, "{}", t.screen());
+    let screen = t.screen();
+    assert!(screen.contains("cancelled:"), "{screen}");
+    assert!(!screen.contains("half-typed"), "{screen}");
+    // Nothing ran: no stack was created.
+    assert!(env.ws.list_stacks().await.unwrap().is_empty());
 }
 
 #[tokio::test]
