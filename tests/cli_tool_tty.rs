@@ -347,6 +347,8 @@ async fn one_ctrl_c_cancels_gracefully_with_exit_4_and_no_process_left() {
     assert_eq!(t.wait_exit(Duration::from_secs(90)), 4, "{}", t.screen());
     let screen = t.screen();
     assert!(screen.contains("cancelled:"), "{screen}");
+    // The bar is gone, with no stale copy left where the ^C was echoed.
+    assert!(!screen.contains("up dev ["), "{screen}");
     assert!(!screen.contains("terminating pulumi now"), "{screen}");
     let left = common::wait_until_gone(&marker).await;
     assert!(left.is_empty(), "processes survived the cancel: {left:?}");
@@ -370,6 +372,7 @@ async fn a_second_ctrl_c_stops_at_once_with_exit_4_and_no_process_left() {
     );
     let screen = t.screen();
     assert!(screen.contains("terminating pulumi now"), "{screen}");
+    assert!(!screen.contains("up dev ["), "{screen}");
     let left = common::wait_until_gone(&marker).await;
     assert!(
         left.is_empty(),
