@@ -163,6 +163,16 @@ pub enum Error {
         /// The failed command.
         failure: Box<CommandFailure>,
     },
+    /// Mandatory policies of a policy pack were violated (`--policy-pack`), so the engine
+    /// stopped the operation: no violating resource was created or changed. Advisory
+    /// violations never fail an operation; they arrive as policy events.
+    #[error("{} mandatory policy violation(s): {}", violations.len(), join_violations(violations))]
+    PolicyViolations {
+        /// The mandatory violations, as the CLI listed them.
+        violations: Vec<PolicyViolation>,
+        /// The failed command.
+        failure: Box<CommandFailure>,
+    },
     /// The operation was cancelled (by the caller, a timeout, or a signal).
     #[error("the operation was cancelled{}", failure.as_ref().map(|f| format!(": {f}")).unwrap_or_default())]
     Cancelled {
@@ -235,6 +245,7 @@ impl Error {
             | Error::CompilationFailed { failure }
             | Error::ProgramFailed { failure, .. }
             | Error::ResourcesFailed { failure, .. }
+            | Error::PolicyViolations { failure, .. }
             | Error::UnexpectedChanges { failure }
             | Error::CommandFailed { failure } => Some(failure),
             Error::Cancelled { failure } => failure.as_deref(),
@@ -246,6 +257,116 @@ impl Error {
     pub fn exit_code(&self) -> Option<i32> {
         self.command_failure().and_then(|f| f.exit_code)
     }
+}
+
+/// One violation of a mandatory policy, as the CLI lists it under `Policies:`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyViolation {
+    /// The policy pack and its version, e.g. `files-policy@v0.1.0`.
+    pub policy_pack: String,
+    /// The policy's name.
+    pub policy: String,
+    /// The resource, as `type: name`, for a resource policy; `None` for a stack policy.
+    pub resource: Option<String>,
+    /// The policy's description and the violation's message, one per line.
+    pub message: String,
+}
+
+impl fmt::Display for PolicyViolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.policy_pack, self.policy)?;
+        if let Some(r) = &self.resource {
+            write!(f, " on {r}")?;
+        }
+        let message: Vec<&str> = self.message.lines().map(str::trim).collect();
+        if !message.is_empty() {
+            write!(f, ": {}", message.join(" "))?;
+        }
+        Ok(())
+    }
+}
+
+fn join_violations(v: &[PolicyViolation]) -> String {
+    v.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The mandatory violations listed in the `Policies:` section of the CLI's human-readable
+/// output (`--color=never`):
+///
+/// ```text
+/// Policies:
+///     ❌ files-policy@v0.1.0 (local: /path/to/pack)
+///         - [mandatory]  no-forbidden-content  (pulumi-python:dynamic:Resource: greeting)
+///           A file's content must not contain the word 'forbidden'.
+///           file greeting contains the word 'forbidden'
+/// ```
+pub(crate) fn mandatory_policy_violations(text: &str) -> Vec<PolicyViolation> {
+    let mut found = Vec::new();
+    let mut in_section = false;
+    let mut pack = String::new();
+    // The violation being read, and the indentation of its message lines.
+    let mut current: Option<(PolicyViolation, usize)> = None;
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        if let Some((v, message_indent)) = &mut current {
+            if indent >= *message_indent && (!trimmed.is_empty() || !v.message.is_empty()) {
+                if !v.message.is_empty() {
+                    v.message.push('\n');
+                }
+                v.message.push_str(trimmed.trim_end());
+                continue;
+            }
+            if let Some((mut v, _)) = current.take() {
+                v.message = v.message.trim_end().to_owned();
+                found.push(v);
+            }
+        }
+        if line.trim() == "Policies:" {
+            in_section = true;
+            continue;
+        }
+        if !in_section {
+            continue;
+        }
+        if trimmed.is_empty() {
+            in_section = false;
+        } else if let Some(rest) = trimmed.strip_prefix("- [mandatory]") {
+            let mut rest = rest.trim_start();
+            if rest.starts_with("[severity:") {
+                rest = rest.split_once(']').map_or("", |(_, r)| r);
+            }
+            let (policy, resource) = match rest.trim().split_once("  (") {
+                Some((p, r)) => (p, Some(r.strip_suffix(')').unwrap_or(r).to_owned())),
+                None => (rest.trim(), None),
+            };
+            current = Some((
+                PolicyViolation {
+                    policy_pack: pack.clone(),
+                    policy: policy.trim().to_owned(),
+                    resource,
+                    message: String::new(),
+                },
+                indent + 2,
+            ));
+        } else if indent <= 4 {
+            // A pack's header (its items and their messages are indented further): a status
+            // mark, then `name@vVERSION`, then where it is.
+            pack = trimmed
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or_default()
+                .to_owned();
+        }
+    }
+    if let Some((mut v, _)) = current {
+        v.message = v.message.trim_end().to_owned();
+        found.push(v);
+    }
+    found
 }
 
 /// Exit codes the CLI documents (`pkg/cmd/pulumi/cmd/exit_codes.go`, since v3.226.0).
@@ -311,6 +432,13 @@ pub(crate) fn classify(failure: CommandFailure, stack: Option<&str>) -> Error {
     }
     if let Some(message) = program_failure_message(&both) {
         return Error::ProgramFailed { message, failure };
+    }
+    let violations = mandatory_policy_violations(&failure.stdout);
+    if !violations.is_empty() {
+        return Error::PolicyViolations {
+            violations,
+            failure,
+        };
     }
     if both.contains("update canceled") || both.contains("^C received") {
         return Error::Cancelled {
@@ -471,6 +599,77 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    /// A mandatory policy violation recorded from the real CLI (scripts/record-fixtures).
+    #[test]
+    fn recorded_policy_violation_classifies() {
+        let f = failure(
+            include_str!("../fixtures/cli/err-policy-violation.exit")
+                .trim()
+                .parse()
+                .unwrap(),
+            "",
+            include_str!("../fixtures/cli/err-policy-violation.stdout"),
+        );
+        let e = classify(f, Some("policy"));
+        let Error::PolicyViolations { violations, .. } = &e else {
+            panic!("{e:?}");
+        };
+        // The advisory violation listed with it is not one.
+        assert_eq!(
+            violations,
+            &[PolicyViolation {
+                policy_pack: "files-policy@v0.1.0".into(),
+                policy: "no-forbidden-content".into(),
+                resource: Some("pulumi-python:dynamic:Resource: greeting".into()),
+                message: "A file's content must not contain the word 'forbidden'.\n\
+                          file greeting contains the word 'forbidden'"
+                    .into(),
+            }]
+        );
+        assert_eq!(
+            e.to_string(),
+            "1 mandatory policy violation(s): files-policy@v0.1.0 no-forbidden-content on \
+             pulumi-python:dynamic:Resource: greeting: A file's content must not contain the \
+             word 'forbidden'. file greeting contains the word 'forbidden'"
+        );
+        assert_eq!(e.exit_code(), Some(1));
+    }
+
+    #[test]
+    fn policy_violations_of_several_packs_with_severity_and_stack_policies() {
+        let stdout = "Policies:\n    ✅ quiet@v1.0.0 (local: /q)\n    ❌ a@v2.0.0\n        - [mandatory] [severity: high]  stack-rule\n          Whole stack.\n          \n          second paragraph\n        - [mandatory]  res-rule  (t:m:R: x)\n          Msg.\n        - [advisory]  soft  (t:m:R: y)\n          Soft words.\n        - [mandatory]  late  (t:m:R: w)\n          Late.\n    ❌ b@v0.0.1 (local: /b)\n        - [mandatory]  other  (t:m:R: z)\n          Other.\n\nOutputs:\n        - [mandatory]  not-a-policy  (x)\n";
+        let v = mandatory_policy_violations(stdout);
+        let brief: Vec<(&str, &str, Option<&str>, &str)> = v
+            .iter()
+            .map(|v| {
+                (
+                    v.policy_pack.as_str(),
+                    v.policy.as_str(),
+                    v.resource.as_deref(),
+                    v.message.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            brief,
+            [
+                (
+                    "a@v2.0.0",
+                    "stack-rule",
+                    None,
+                    "Whole stack.\n\nsecond paragraph"
+                ),
+                ("a@v2.0.0", "res-rule", Some("t:m:R: x"), "Msg."),
+                ("a@v2.0.0", "late", Some("t:m:R: w"), "Late."),
+                ("b@v0.0.1", "other", Some("t:m:R: z"), "Other."),
+            ]
+        );
+        assert!(
+            mandatory_policy_violations("Policies:\n    ⚠️ a@v1\n        - [advisory]  p\n")
+                .is_empty()
+        );
     }
 
     #[test]
