@@ -95,11 +95,16 @@ pub struct CommonOptions {
     pub extra_args: Vec<String>,
 }
 
-fn push_paths(args: &mut Vec<String>, flag: &str, paths: &[PathBuf]) {
+/// Appends `flag path` for each path, made absolute: the CLI runs in the workspace's
+/// directory, while a relative path names one relative to this process's.
+fn push_paths(args: &mut Vec<String>, flag: &str, paths: &[PathBuf]) -> Result<()> {
     for p in paths {
+        let abs = std::path::absolute(p)
+            .map_err(|e| Error::invalid(flag, format!("{}: {e}", p.display())))?;
         args.push(flag.to_owned());
-        args.push(p.display().to_string());
+        args.push(abs.display().to_string());
     }
+    Ok(())
 }
 
 /// Appends `--preview-only --json` (a preview: the plan on stdout, no lock) or
@@ -176,8 +181,8 @@ impl CommonOptions {
         if self.diff {
             args.push("--diff".into());
         }
-        push_paths(args, "--policy-pack", &self.policy_packs);
-        push_paths(args, "--policy-pack-config", &self.policy_pack_configs);
+        push_paths(args, "--policy-pack", &self.policy_packs)?;
+        push_paths(args, "--policy-pack-config", &self.policy_pack_configs)?;
         if self.show_replacement_steps {
             args.push("--show-replacement-steps".into());
         }
@@ -431,5 +436,31 @@ mod tests {
             ..Default::default()
         };
         assert!(urn.push_args(&mut Vec::new()).is_err());
+        let empty = CommonOptions {
+            policy_packs: vec!["".into()],
+            ..Default::default()
+        };
+        assert!(matches!(
+            empty.push_args(&mut Vec::new()),
+            Err(Error::InvalidInput { .. })
+        ));
+    }
+
+    #[test]
+    fn policy_paths_are_made_absolute() {
+        let o = CommonOptions {
+            policy_packs: vec!["packs/files".into()],
+            policy_pack_configs: vec!["packs/files.json".into()],
+            ..Default::default()
+        };
+        let mut args = Vec::new();
+        o.push_args(&mut args).unwrap();
+        let cwd = std::env::current_dir().unwrap();
+        let at = |flag: &str| {
+            let i = args.iter().position(|a| a == flag).unwrap();
+            PathBuf::from(&args[i + 1])
+        };
+        assert_eq!(at("--policy-pack"), cwd.join("packs/files"));
+        assert_eq!(at("--policy-pack-config"), cwd.join("packs/files.json"));
     }
 }
