@@ -47,13 +47,31 @@ const exitAfterUserMessage = 32
 // cancelGrace is how long a program gets after SIGINT before it is killed.
 const cancelGrace = 5 * time.Second
 
+// engineCheckInterval is how often the host checks that the engine that started it is
+// still there. An engine that dies without closing its plugins (killed, or crashed) must
+// not leave this host and its program running: when the check fails the host stops.
+const engineCheckInterval = time.Second
+
 type host struct {
 	pulumirpc.UnimplementedLanguageRuntimeServer
 
 	execScript string
 
+	// life ends when the engine is gone: runs in flight are then cancelled.
+	life context.Context
+
 	mu            sync.Mutex
 	engineAddress string
+}
+
+// bound returns ctx, also cancelled when the host's life ends.
+func (h *host) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(h.life, cancel)
+	return ctx, func() {
+		stop()
+		cancel()
+	}
 }
 
 func main() {
@@ -81,7 +99,24 @@ func main() {
 		h.engineAddress = args[0]
 	}
 
+	life, end := context.WithCancel(context.Background())
+	h.life = life
+	if h.engineAddress != "" {
+		if err := rpcutil.Healthcheck(life, h.engineAddress, engineCheckInterval, end); err != nil {
+			fail("could not watch the engine at %s: %v", h.engineAddress, err)
+		}
+	}
+	stopServing := make(chan bool)
+	go func() {
+		<-life.Done()
+		close(stopServing)
+		// Runs in flight got SIGINT, then a kill after cancelGrace; do not outlive that.
+		time.Sleep(2 * cancelGrace)
+		fail("the engine at %s is gone", h.engineAddress)
+	}()
+
 	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
+		Cancel: stopServing,
 		Init: func(s *grpc.Server) error {
 			pulumirpc.RegisterLanguageRuntimeServer(s, h)
 			return nil
@@ -261,6 +296,8 @@ func (h *host) InstallDependencies(
 // Run executes the program through the official exec script, in the program's
 // virtualenv, with the stack's config in the environment.
 func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.RunResponse, error) {
+	ctx, done := h.bound(ctx)
+	defer done()
 	info := req.GetInfo()
 	if info == nil {
 		return nil, errors.New("run request carries no program info")
@@ -366,7 +403,8 @@ func (h *host) RunPlugin(
 	if info == nil {
 		return errors.New("run plugin request carries no program info")
 	}
-	ctx := server.Context()
+	ctx, done := h.bound(server.Context())
+	defer done()
 	tc, err := resolveToolchain(info)
 	if err != nil {
 		return err
