@@ -133,10 +133,13 @@ impl Stack {
         Ok(health)
     }
 
-    /// Repairs what [`health`](Self::health) found, as far as `opts` allows: clears the
-    /// locks (`pulumi cancel`), then resolves pending creates with a refresh. Returns the
-    /// health afterwards. Never call it while an update may still be running.
+    /// Repairs what [`health`](Self::health) found, as far as `opts` allows: kills the
+    /// processes left by drivers that died ([`reap_orphans`](crate::cli::reap_orphans);
+    /// never a CLI still running), clears the locks (`pulumi cancel`), then resolves
+    /// pending creates with a refresh. Returns the health afterwards. Never call it while
+    /// an update may still be running.
     pub async fn recover(&self, opts: RecoverOptions) -> Result<StackHealth> {
+        crate::cli::reap_orphans(false);
         let before = self.health().await?;
         if opts.clear_locks && !before.locks.is_empty() {
             self.cancel().await?;

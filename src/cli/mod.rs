@@ -15,6 +15,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod orphans;
 mod process;
 mod version;
 
@@ -22,6 +23,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use orphans::{DRIVER_ENV, Leftovers, reap_orphans};
 pub use process::{CancelPolicy, CommandOutput, Invocation, LineCallback};
 pub use version::{MINIMUM_VERSION, parse_version, pinned_version};
 

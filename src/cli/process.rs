@@ -14,7 +14,9 @@
 //! Ctrl-C, records what it did, releases the stack's lock and stops its plugins, so no
 //! process is orphaned and the stack is not left locked. For that the CLI starts with
 //! SIGPIPE ignored: its output pipes break when the driver dies, and a Go program that
-//! writes to a broken pipe otherwise dies at once. The signal follows the thread
+//! writes to a broken pipe otherwise dies at once. What still escapes (a plugin the
+//! engine was starting when it stopped) is found and killed by
+//! [`reap_orphans`](super::reap_orphans). The signal follows the thread
 //! that spawned the CLI: tokio's worker threads live as long as their runtime.
 //!
 //! Why a session and not a process group: pulumi starts every plugin (language host,
@@ -478,7 +480,8 @@ pub(crate) async fn run_raw(
             None => cmd.env_remove(k),
         };
     }
-    cmd.env("PULUMI_AUTOMATION_API", "true")
+    cmd.env(super::orphans::DRIVER_ENV, super::orphans::driver_tag())
+        .env("PULUMI_AUTOMATION_API", "true")
         .env("PULUMI_SKIP_UPDATE_CHECK", "true")
         .stdin(if inv.stdin.is_some() {
             Stdio::piped()
