@@ -320,7 +320,8 @@ async fn mandatory_violation_fails_with_a_typed_error_and_creates_no_file() {
         "greeting was created"
     );
 
-    // A preview reports the same violation as a typed event, and fails.
+    // A preview reports the same violation as a typed event, and fails with the same
+    // typed error (read from the events: `preview --json` prints no policy listing).
     let (seen, on_event) = collector();
     let err = stack
         .preview(
@@ -331,6 +332,10 @@ async fn mandatory_violation_fails_with_a_typed_error_and_creates_no_file() {
         .await
         .unwrap_err();
     assert_eq!(err.exit_code(), Some(1), "{err:?}");
+    match &err {
+        Error::PolicyViolations { violations, .. } => assert_eq!(violations, found),
+        other => panic!("expected PolicyViolations from the preview, got {other:?}"),
+    }
     assert_eq!(
         violations(&seen.lock().unwrap()),
         [v("no-forbidden-content", "mandatory", "greeting")]

@@ -338,7 +338,7 @@ payload!(
         policy_pack_version: String,
         /// The pack's version tag.
         policy_pack_version_tag: String,
-        /// `warning`, `mandatory`, `remediate` or `none`.
+        /// `advisory`, `mandatory`, `remediate` or `disabled`.
         enforcement_level: String,
         /// `low`, `medium`, `high` or `critical`, when given.
         #[serde(skip_serializing_if = "Option::is_none")]

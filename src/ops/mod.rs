@@ -109,6 +109,7 @@ struct Observed {
     root_outputs: Option<serde_json::Map<String, serde_json::Value>>,
     errors: Vec<String>,
     failed_resources: Vec<String>,
+    violations: Vec<crate::error::PolicyViolation>,
     events: u64,
 }
 
@@ -135,6 +136,33 @@ impl Observed {
         {
             self.failed_resources.push(urn.to_owned());
         }
+        if let crate::events::EventKind::Policy(p) = &ev.kind
+            && p.enforcement_level == "mandatory"
+        {
+            self.violations.push(violation_of(p));
+        }
+    }
+}
+
+/// A mandatory policy event as the violation [`Error::PolicyViolations`] lists (the same
+/// shape the classifier reads from `up`'s text output, which `preview --json` lacks).
+fn violation_of(p: &crate::events::PolicyEvent) -> crate::error::PolicyViolation {
+    // urn:pulumi:<stack>::<project>::<qualified type>::<name>
+    let resource = p.resource_urn.as_deref().and_then(|urn| {
+        let parts: Vec<&str> = urn.split("::").collect();
+        match parts.as_slice() {
+            [_, _, ty, name] => {
+                let ty = ty.rsplit('$').next().unwrap_or(ty);
+                Some(format!("{ty}: {name}"))
+            }
+            _ => None,
+        }
+    });
+    crate::error::PolicyViolation {
+        policy_pack: format!("{}@v{}", p.policy_pack_name, p.policy_pack_version),
+        policy: p.policy_name.clone(),
+        resource,
+        message: p.message.trim().to_owned(),
     }
 }
 
@@ -228,7 +256,9 @@ fn engine_error(stack: &Stack, out: &CommandOutput, observed: &Observed) -> Erro
     }
     let error = crate::error::classify(failure, Some(stack.name()));
     match error {
-        Error::CommandFailed { failure } if !observed.errors.is_empty() => {
+        Error::CommandFailed { failure }
+            if !observed.errors.is_empty() || !observed.violations.is_empty() =>
+        {
             // The engine's own diagnostics say what failed: the program, or resources.
             let text = observed.errors.join("\n");
             if text.contains("SyntaxError:") || text.contains("IndentationError:") {
@@ -236,6 +266,12 @@ fn engine_error(stack: &Stack, out: &CommandOutput, observed: &Observed) -> Erro
             }
             if let Some(message) = crate::error::program_failure_message(&text) {
                 return Error::ProgramFailed { message, failure };
+            }
+            if !observed.violations.is_empty() {
+                return Error::PolicyViolations {
+                    violations: observed.violations.clone(),
+                    failure,
+                };
             }
             if !observed.failed_resources.is_empty() {
                 let redact = stack.workspace().redactions();

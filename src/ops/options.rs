@@ -95,14 +95,17 @@ pub struct CommonOptions {
     pub extra_args: Vec<String>,
 }
 
-/// Appends `flag path` for each path, made absolute: the CLI runs in the workspace's
-/// directory, while a relative path names one relative to this process's.
+/// A path made absolute: the CLI runs in the workspace's directory, while a relative
+/// path names one relative to this process's.
+pub(crate) fn absolute(flag: &str, p: &std::path::Path) -> Result<PathBuf> {
+    std::path::absolute(p).map_err(|e| Error::invalid(flag, format!("{}: {e}", p.display())))
+}
+
+/// Appends `flag path` for each path, made [absolute].
 fn push_paths(args: &mut Vec<String>, flag: &str, paths: &[PathBuf]) -> Result<()> {
     for p in paths {
-        let abs = std::path::absolute(p)
-            .map_err(|e| Error::invalid(flag, format!("{}: {e}", p.display())))?;
         args.push(flag.to_owned());
-        args.push(abs.display().to_string());
+        args.push(absolute(flag, p)?.display().to_string());
     }
     Ok(())
 }
@@ -207,7 +210,10 @@ impl CommonOptions {
             args.push("--debug".into());
         }
         if let Some(t) = &self.tracing_file {
-            args.push(format!("--tracing=file:{}", t.display()));
+            args.push(format!(
+                "--tracing=file:{}",
+                absolute("--tracing", t)?.display()
+            ));
         }
         if let Some(a) = &self.user_agent {
             args.extend(["--exec-agent".into(), a.clone()]);
@@ -462,5 +468,28 @@ mod tests {
         };
         assert_eq!(at("--policy-pack"), cwd.join("packs/files"));
         assert_eq!(at("--policy-pack-config"), cwd.join("packs/files.json"));
+    }
+
+    #[test]
+    fn tracing_and_plan_paths_are_made_absolute() {
+        let cwd = std::env::current_dir().unwrap();
+        let o = CommonOptions {
+            tracing_file: Some("out/t.trace".into()),
+            ..Default::default()
+        };
+        let mut args = Vec::new();
+        o.push_args(&mut args).unwrap();
+        let want = format!("--tracing=file:{}", cwd.join("out/t.trace").display());
+        assert!(args.contains(&want), "{args:?}");
+
+        let up = crate::ops::UpOptions::default().plan("plans/p.json");
+        let args = up.to_args("dev", None).unwrap();
+        let want = format!("--plan={}", cwd.join("plans/p.json").display());
+        assert!(args.contains(&want), "{args:?}");
+
+        let pv = crate::ops::PreviewOptions::default().save_plan("plans/p.json");
+        let args = pv.to_args("dev", None).unwrap();
+        let want = format!("--save-plan={}", cwd.join("plans/p.json").display());
+        assert!(args.contains(&want), "{args:?}");
     }
 }

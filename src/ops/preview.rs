@@ -56,6 +56,7 @@ impl PreviewOptions {
             args.push("--refresh".into());
         }
         if let Some(p) = &self.save_plan {
+            let p = super::options::absolute("--save-plan", p)?;
             args.push(format!("--save-plan={}", p.display()));
         }
         super::push_event_log(&mut args, event_log);

@@ -74,6 +74,7 @@ impl UpOptions {
             args.push("--continue-on-error".into());
         }
         if let Some(p) = &self.plan {
+            let p = super::options::absolute("--plan", p)?;
             args.push(format!("--plan={}", p.display()));
         }
         super::push_event_log(&mut args, event_log);
