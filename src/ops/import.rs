@@ -67,7 +67,10 @@ pub struct ImportOptions {
     pub protect: bool,
     /// Only show what would be imported (`--preview-only`).
     pub preview_only: bool,
-    /// Write the generated code here (`--out`); no code is generated otherwise.
+    /// Write the generated code here (`--out`); no code is generated otherwise. Code
+    /// generation is done by the program's language host: the project's own Python host
+    /// (built where pulumi's release cannot be downloaded) does not implement it, and the
+    /// import then fails after adopting the resources; the official host does.
     pub generate_code_to: Option<PathBuf>,
 }
 
@@ -134,7 +137,9 @@ impl ImportOptions {
             "--stack".into(),
             stack.into(),
             "--file".into(),
-            file.display().to_string(),
+            super::options::absolute("--file", file)?
+                .display()
+                .to_string(),
         ];
         if self.preview_only {
             args.push("--preview-only".into());
@@ -143,7 +148,12 @@ impl ImportOptions {
         }
         args.push(format!("--protect={}", self.protect));
         match &self.generate_code_to {
-            Some(out) => args.extend(["--out".into(), out.display().to_string()]),
+            Some(out) => args.extend([
+                "--out".into(),
+                super::options::absolute("--out", out)?
+                    .display()
+                    .to_string(),
+            ]),
             None => args.push("--generate-code=false".into()),
         }
         self.common.push_args(&mut args)?;
