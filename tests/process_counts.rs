@@ -123,6 +123,15 @@ async fn process_counts_match_the_docs() {
     s.up(UpOptions::default()).await.unwrap();
     step("up (no secret outputs)", &counting);
     s.destroy(
+        DestroyOptions::default(),
+        &DestroyApproval::for_stack("dev").override_protection(true),
+    )
+    .await
+    .unwrap();
+    step("destroy (approval overriding protection)", &counting);
+    s.up(UpOptions::default()).await.unwrap();
+    counting.reset();
+    s.destroy(
         DestroyOptions::default().remove(true),
         &DestroyApproval::for_stack("dev"),
     )

@@ -445,8 +445,8 @@ impl Stack {
     ///
     /// A refusal is [`Error::DestroyRefused`], decided before `pulumi destroy` starts.
     /// Processes: the tag check and the destroy (2); a bound approval adds the fresh
-    /// preview, run alongside the tag check (3). An ephemeral stack's own approval skips
-    /// the tag check (1).
+    /// preview, run alongside the tag check (3). An approval that overrides protection,
+    /// and an ephemeral stack's own, skip the tag check (1).
     pub async fn destroy(
         &self,
         opts: DestroyOptions,
@@ -487,7 +487,8 @@ impl Stack {
                 approved: approval.stack().to_owned(),
             }));
         }
-        let check_tags = !approval.is_ephemeral();
+        // The protection tag matters only to an approval that does not override it.
+        let check_tags = !approval.is_ephemeral() && !approval.overrides_protection();
         let tags = async {
             if check_tags {
                 self.list_tags().await.map(Some)
