@@ -151,7 +151,10 @@ impl LocalWorkspaceBuilder {
         };
         if let Some(url) = &backend_url {
             if url.is_empty() || url.chars().any(char::is_control) {
-                return Err(Error::invalid("backend URL", format!("{url:?}")));
+                return Err(Error::invalid(
+                    "backend URL",
+                    format!("{:?}", redact_url_password(url)),
+                ));
             }
             if let Some(dir) = url.strip_prefix("file://") {
                 let dir = dir.split('?').next().unwrap_or(dir);
@@ -171,6 +174,14 @@ impl LocalWorkspaceBuilder {
         }
 
         let mut redact = Vec::new();
+        // A backend URL's password (postgres://user:password@…) travels only in the
+        // environment; the CLI may quote the URL in its errors, so it is redacted there too.
+        if let Some(password) = backend_url.as_deref().and_then(url_password) {
+            redact.push(Secret::new(password));
+            if let Some(decoded) = percent_decode(password).filter(|d| d != password) {
+                redact.push(Secret::new(decoded));
+            }
+        }
         if let Some(p) = &self.passphrase {
             env.insert(
                 "PULUMI_CONFIG_PASSPHRASE".into(),
@@ -219,7 +230,10 @@ impl std::fmt::Debug for LocalWorkspace {
         f.debug_struct("LocalWorkspace")
             .field("work_dir", &self.inner.work_dir)
             .field("project", &self.inner.project_name)
-            .field("backend_url", &self.inner.backend_url)
+            .field(
+                "backend_url",
+                &self.inner.backend_url.as_deref().map(redact_url_password),
+            )
             .field("env", &self.inner.env.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
@@ -312,7 +326,8 @@ impl LocalWorkspace {
         &self.inner.project_name
     }
 
-    /// The backend URL passed to every command (`None` when `Pulumi.yaml` names it).
+    /// The backend URL passed to every command (`None` when `Pulumi.yaml` names it), as
+    /// given: with its password, if it has one (the workspace's `Debug` shows it redacted).
     pub fn backend_url(&self) -> Option<&str> {
         self.inner.backend_url.as_deref()
     }
@@ -530,10 +545,150 @@ impl LocalWorkspace {
     }
 }
 
+/// The byte range of the password in a URL's userinfo (`scheme://user:password@host/…`).
+fn url_password_range(url: &str) -> Option<std::ops::Range<usize>> {
+    let start = url.find("://")? + 3;
+    let rest = &url[start..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let userinfo = &authority[..authority.rfind('@')?];
+    let colon = userinfo.find(':')?;
+    let range = start + colon + 1..start + userinfo.len();
+    (!range.is_empty()).then_some(range)
+}
+
+/// The password in a URL's userinfo, as written (percent-encoded if it was).
+fn url_password(url: &str) -> Option<&str> {
+    url_password_range(url).map(|r| &url[r])
+}
+
+/// The URL with the password of its userinfo replaced by [`REDACTED`](crate::secret::REDACTED);
+/// any other URL unchanged.
+pub(crate) fn redact_url_password(url: &str) -> String {
+    match url_password_range(url) {
+        Some(r) => format!(
+            "{}{}{}",
+            &url[..r.start],
+            crate::secret::REDACTED,
+            &url[r.end..]
+        ),
+        None => url.to_owned(),
+    }
+}
+
+/// `%XX` escapes decoded; `None` if an escape is malformed or the result is not UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 /// A parse failure of a command's output as an [`Error::Parse`].
 pub(crate) fn parse_error(out: &CommandOutput, e: impl std::fmt::Display) -> Error {
     Error::Parse {
         command: out.command.clone(),
         reason: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_password_is_found_and_redacted() {
+        let url = "postgres://user:s3cr%40t@127.0.0.1:5432/db?sslmode=disable&table=t";
+        assert_eq!(url_password(url), Some("s3cr%40t"));
+        assert_eq!(percent_decode("s3cr%40t").as_deref(), Some("s3cr@t"));
+        assert_eq!(
+            redact_url_password(url),
+            "postgres://user:[secret]@127.0.0.1:5432/db?sslmode=disable&table=t"
+        );
+        // An '@' in the password itself (unescaped): the last '@' ends the userinfo.
+        assert_eq!(
+            redact_url_password("postgres://u:p@ss@h/db"),
+            "postgres://u:[secret]@h/db"
+        );
+        // No password, no userinfo, an '@' or ':' only after the authority: unchanged.
+        for url in [
+            "postgres://user@host/db",
+            "postgres://user:@host/db",
+            "file:///tmp/state",
+            "s3://bucket/prefix?endpoint=http://a:b@c",
+            "https://api.pulumi.com",
+            "postgres://",
+        ] {
+            assert_eq!(url_password(url), None, "{url}");
+            assert_eq!(redact_url_password(url), url);
+        }
+        assert_eq!(percent_decode("bad%4"), None);
+        assert_eq!(percent_decode("bad%zz"), None);
+    }
+
+    #[tokio::test]
+    async fn debug_and_errors_do_not_show_the_backend_password() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("Pulumi.yaml"), "name: p\nruntime: python\n").unwrap();
+        // A stand-in CLI that quotes the backend URL in its error, as pulumi does when it
+        // cannot open a backend.
+        let fake = dir.path().join("pulumi");
+        std::fs::write(
+            &fake,
+            "#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = version ] && { echo v3.259.0; exit 0; }; done\n\
+             echo \"error: unable to open bucket \\\"$PULUMI_BACKEND_URL\\\"\" >&2\nexit 255\n",
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+        for (url, shown) in [
+            (
+                "postgres://me:hunter2-pw@127.0.0.1:1/db?sslmode=disable",
+                "hunter2-pw",
+            ),
+            ("postgres://me:hunter2%2Dpw@127.0.0.1:1/db", "hunter2%2Dpw"),
+        ] {
+            let ws = LocalWorkspace::builder(dir.path())
+                .backend_url(url)
+                .pulumi_command_path(&fake)
+                .build()
+                .await
+                .unwrap();
+            assert_eq!(ws.backend_url(), Some(url));
+            let debug = format!("{ws:?}");
+            assert!(
+                !debug.contains(shown) && !debug.contains("hunter2"),
+                "{debug}"
+            );
+            assert!(
+                debug.contains("postgres://me:[secret]@127.0.0.1:1/db"),
+                "{debug}"
+            );
+
+            let err = ws.list_stacks().await.unwrap_err();
+            let text = format!("{err} {err:?}");
+            assert!(text.contains("unable to open bucket"), "{text}");
+            assert!(!text.contains("hunter2"), "{text}");
+        }
+
+        let err = LocalWorkspace::builder(dir.path())
+            .backend_url("postgres://me:hunter2-pw@host/db\n")
+            .pulumi_command_path(&fake)
+            .build()
+            .await
+            .unwrap_err();
+        let text = format!("{err} {err:?}");
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains("me:[secret]@host"), "{text}");
     }
 }
