@@ -49,7 +49,7 @@ use crate::error::{Error, Result};
 use crate::ops::{DestroyOptions, UpOptions, UpResult};
 use crate::secret::Secret;
 use crate::stack::{ConfigKey, ConfigSetValue, Stack};
-use crate::workspace::{LocalWorkspace, LocalWorkspaceBuilder};
+use crate::workspace::{LocalWorkspace, LocalWorkspaceBuilder, redact_url_password};
 
 /// The stack tag that marks an ephemeral stack; its value is an [`EphemeralTag`] as JSON.
 pub const EPHEMERAL_TAG: &str = "pulumi-auto:ephemeral";
@@ -298,7 +298,10 @@ impl std::fmt::Debug for EphemeralStackBuilder {
                     .map(|(k, _)| k.as_str())
                     .collect::<Vec<_>>(),
             )
-            .field("backend_url", &self.backend_url)
+            .field(
+                "backend_url",
+                &self.backend_url.as_deref().map(redact_url_password),
+            )
             .field("pulumi_home", &self.pulumi_home)
             .field("run_id", &self.run_id)
             .field("ledger_dir", &self.ledger_dir)
@@ -502,8 +505,10 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
 }
 
 /// A ledger entry: where an ephemeral stack lives, written before the stack is created and
-/// removed after its teardown succeeded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// removed after its teardown succeeded. Its file (mode 0600) holds the backend URL as
+/// given, password included, so that a janitor can reach the backend; its `Debug` hides
+/// the password.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedgerEntry {
     /// The stack's name.
     pub stack: String,
@@ -521,6 +526,21 @@ pub struct LedgerEntry {
     pub passphrase_file: Option<PathBuf>,
     /// The stack's tag.
     pub tag: EphemeralTag,
+}
+
+impl std::fmt::Debug for LedgerEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LedgerEntry")
+            .field("stack", &self.stack)
+            .field("program_dir", &self.program_dir)
+            .field("backend_url", &redact_url_password(&self.backend_url))
+            .field("pulumi_home", &self.pulumi_home)
+            .field("temp_dir", &self.temp_dir)
+            .field("isolated", &self.isolated)
+            .field("passphrase_file", &self.passphrase_file)
+            .field("tag", &self.tag)
+            .finish()
+    }
 }
 
 impl LedgerEntry {
@@ -594,7 +614,7 @@ impl std::fmt::Debug for EphemeralStack {
             Some(l) => f
                 .debug_struct("EphemeralStack")
                 .field("stack", &l.entry.stack)
-                .field("backend_url", &l.entry.backend_url)
+                .field("backend_url", &redact_url_password(&l.entry.backend_url))
                 .field("temp_dir", &l.entry.temp_dir)
                 .finish(),
             None => f.write_str("EphemeralStack(torn down)"),
@@ -707,7 +727,7 @@ fn keep(live: Live) -> TeardownOutcome {
     set_live(&live.entry.stack, false);
     tracing::warn!(
         stack = %live.entry.stack,
-        backend = %live.entry.backend_url,
+        backend = %redact_url_password(&live.entry.backend_url),
         ledger = %live.ledger_file.display(),
         "keeping ephemeral stack"
     );
@@ -1139,6 +1159,25 @@ mod tests {
             sweep_decision("x-mine", &mine, false, now, &opts, "h", always),
             None
         );
+    }
+
+    #[test]
+    fn debug_hides_a_backend_password() {
+        let entry = LedgerEntry {
+            stack: "s".into(),
+            program_dir: "/p".into(),
+            backend_url: "postgres://u:hunter2-pw@h:5432/db".into(),
+            pulumi_home: "/h".into(),
+            temp_dir: "/t".into(),
+            isolated: false,
+            passphrase_file: None,
+            tag: tag(1, 1, "h"),
+        };
+        let text = format!("{entry:?}");
+        assert!(!text.contains("hunter2-pw"), "{text}");
+        assert!(text.contains("postgres://u:"), "{text}");
+        let b = EphemeralStack::builder("/p").backend_url("postgres://u:hunter2-pw@h/db");
+        assert!(!format!("{b:?}").contains("hunter2-pw"));
     }
 
     #[test]
