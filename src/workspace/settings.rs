@@ -716,7 +716,45 @@ fn parse_stack_in(text: &str, origin: &str) -> Result<StackSettings> {
 }
 
 /// The YAML document in `text` (a leading byte order mark is ignored).
+/// Deeper than this, flow collections (`[`, `{`) are refused before parsing: the YAML
+/// parser refuses more than 128 levels anyway, but only after a scan whose time grows with
+/// the square of the depth (about a second for 16,000 levels).
+const MAX_FLOW_DEPTH: usize = 1000;
+
+/// The deepest nesting of `[`/`{` outside quoted scalars and comments (an estimate: a
+/// bracket in a plain scalar counts too, which only matters past the limit).
+fn flow_depth(text: &str) -> usize {
+    let (mut depth, mut max) = (0usize, 0usize);
+    let mut quote: Option<char> = None;
+    let mut comment = false;
+    for c in text.chars() {
+        if comment {
+            comment = c != '\n';
+            continue;
+        }
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '#') => comment = true,
+            (None, '[' | '{') => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            (None, ']' | '}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
 fn parse_document(text: &str, origin: &str) -> Result<Value> {
+    if flow_depth(text) > MAX_FLOW_DEPTH {
+        return Err(Error::invalid(
+            origin,
+            format!("not valid YAML: collections nested more than {MAX_FLOW_DEPTH} levels deep"),
+        ));
+    }
     yaml_serde::from_str(strip_bom(text))
         .map_err(|e| Error::invalid(origin, format!("not valid YAML: {e}")))
 }
@@ -2056,5 +2094,17 @@ futureStackKey:
             stack_settings_path(dir.path(), "dev").await.unwrap(),
             dir.path().join("cfg").join("Pulumi.dev.yaml")
         );
+    }
+
+    #[test]
+    fn deep_flow_nesting_is_refused_fast() {
+        let deep = format!("name: {}{}", "[".repeat(50_000), "]".repeat(50_000));
+        let err = parse_project(&deep).unwrap_err();
+        assert!(err.to_string().contains("nested more than"), "{err}");
+        // Just under the limit, the parser itself answers (its own 128-level limit).
+        let ok_depth = format!("name: {}{}", "[".repeat(1000), "]".repeat(1000));
+        let err = parse_project(&ok_depth).unwrap_err();
+        assert!(!err.to_string().contains("nested more than"), "{err}");
+        assert_eq!(flow_depth("a: '[[['  # {{{\nb: [1, {c: 2}]"), 2);
     }
 }
