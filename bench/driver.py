@@ -415,7 +415,8 @@ def render(bench, programs, flows, results, load_before, load_after, elapsed):
     w(f"Machine: {mach['cores']} cores, {mach['cpu']}, {mach['ram']} RAM, Linux {mach['kernel']}"
       f" ({mach['os']}); pulumi {mach['pulumi']}, Python SDK {mach['python sdk']} on {mach['python']},"
       f" {mach['rustc']}, bash {mach['bash']}.")
-    w(f"Load average (1, 5, 15 min): {' '.join(load_before)} before, {' '.join(load_after)} after."
+    w(f"Load average (1, 5, 15 min): {' '.join(load_before)} before, {' '.join(load_after)} after"
+      + (f" (the {a.stacks} parallel stacks load the machine themselves)." if results["parallel"] else ".")
       + ("" if quiet else " **The machine was busy when the run started: these times are disturbed.**"))
     w("")
     if results["single"]:
