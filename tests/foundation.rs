@@ -77,11 +77,19 @@ async fn missing_old_and_unparsable_clis_are_clear_errors() {
 
     let garbage_dir = dir.path().join("garbage");
     std::fs::create_dir(&garbage_dir).unwrap();
-    let garbage = PulumiCommand::at(fake_cli(&garbage_dir, "echo 'not a version'")).await;
+    let garbage_cli = fake_cli(&garbage_dir, "echo 'not a version'");
+    let garbage = PulumiCommand::at(&garbage_cli).await;
     assert!(
         matches!(garbage, Err(Error::CliVersionUnparsable { .. })),
         "{garbage:?}"
     );
+    // Unchecked: no `pulumi version` run, so nothing to refuse; a missing binary still is.
+    let unchecked = PulumiCommand::at_unchecked(&garbage_cli).unwrap();
+    assert!(unchecked.version().is_none());
+    assert!(matches!(
+        PulumiCommand::at_unchecked(dir.path().join("nowhere/pulumi")),
+        Err(Error::CliNotFound { .. })
+    ));
 
     let noexec_dir = dir.path().join("noexec");
     std::fs::create_dir(&noexec_dir).unwrap();

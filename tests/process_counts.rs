@@ -41,6 +41,11 @@ async fn process_counts_match_the_docs() {
     let ws2 = build().await;
     step("another workspace on the same binary", &counting);
     drop(ws2);
+    let unchecked = PulumiCommand::at_unchecked(&counting.path).unwrap();
+    assert!(unchecked.version().is_none());
+    let ws3 = env.workspace_with(|b| b.pulumi_command(unchecked)).await;
+    step("a workspace on PulumiCommand::at_unchecked", &counting);
+    drop(ws3);
 
     let stack = ws.create_or_select_stack("dev").await.unwrap();
     step("create_or_select_stack (new stack)", &counting);

@@ -139,11 +139,28 @@ impl PulumiCommand {
         Self::at(locate(None)?).await
     }
 
-    /// Uses the CLI at `path` and checks its version.
+    /// Uses the CLI at `path` without reading its version: no `pulumi version` process,
+    /// and no minimum-version check ([`version`](Self::version) is `None`). What
+    /// [`at`](Self::at) and [`find`](Self::find) do when
+    /// `PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK` is `true`, as the official SDKs allow;
+    /// for a caller that pins its CLI and wants no process it does not need.
+    pub fn at_unchecked(path: impl Into<PathBuf>) -> Result<Self> {
+        let path = locate(Some(&path.into()))?;
+        Ok(PulumiCommand {
+            inner: Arc::new(Inner {
+                path,
+                version: None,
+            }),
+        })
+    }
+
+    /// Uses the CLI at `path` and checks its version (read once per binary per process).
     pub async fn at(path: impl Into<PathBuf>) -> Result<Self> {
         let path = path.into();
+        if skip_version_check() {
+            return Self::at_unchecked(path);
+        }
         let path = locate(Some(&path))?;
-        let skip = skip_version_check();
         let read_path = path.clone();
         let version = version::cached_version(&path, || async move {
             let inv = Invocation::new(["version"]);
@@ -163,7 +180,7 @@ impl PulumiCommand {
         })
         .await;
         let version = match version {
-            Ok(v) if v < MINIMUM_VERSION && !skip => {
+            Ok(v) if v < MINIMUM_VERSION => {
                 return Err(Error::CliVersionUnsupported {
                     path,
                     found: v,
@@ -171,7 +188,6 @@ impl PulumiCommand {
                 });
             }
             Ok(v) => Some(v),
-            Err(_) if skip => None,
             Err(output) => return Err(Error::CliVersionUnparsable { path, output }),
         };
         Ok(PulumiCommand {
@@ -184,7 +200,8 @@ impl PulumiCommand {
         &self.inner.path
     }
 
-    /// The binary's version (`None` only when the check was skipped and unreadable).
+    /// The binary's version (`None` when the check was skipped: see
+    /// [`at_unchecked`](Self::at_unchecked)).
     pub fn version(&self) -> Option<&semver::Version> {
         self.inner.version.as_ref()
     }
