@@ -7,6 +7,8 @@ outputs, destroy, remove) on the same program and the same pinned CLI binary by:
   rust          examples/bench_flow.rs, this crate (destroy and remove in one process,
                 an approval that overrides protection: no protection-tag read)
   rust-checked  the same with the default approval, which reads the protection tag first
+  rust-unchecked  `rust` with PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true: no `pulumi
+                version` process (the official SDKs run it even then)
   python        bench/flow_python.py, the pinned `pulumi` Python SDK's Automation API
   shell         bench/flow_shell.sh, the shortest hand-written sequence of `pulumi`
                 commands (the floor)
@@ -44,7 +46,7 @@ import sys
 import tempfile
 import time
 
-FLOWS = ("rust", "rust-checked", "python", "shell")
+FLOWS = ("rust", "rust-unchecked", "rust-checked", "python", "shell")
 # The parallel benchmark's sides (the crate's parallel side uses EphemeralStack, whose
 # teardown never reads the protection tag, so there is no checked variant).
 PARALLEL_FLOWS = ("rust", "python", "shell")
@@ -183,7 +185,7 @@ class Bench:
             where = ["--root", extra["root"], "--stacks", str(extra["stacks"])]
         if flow == "rust-checked":
             return [self.flow_rust, mode, "--work-dir", prog] + where + ["--protection-check"] + common
-        if flow == "rust":
+        if flow in ("rust", "rust-unchecked"):
             return [self.flow_rust, mode, "--work-dir", prog] + where + common
         return [os.path.join(self.venv, "bin", "python"), self.flow_python, mode, "--cli-root", cli_root,
                 "--work-dir", prog] + where + common
@@ -230,6 +232,8 @@ class Bench:
                 stacks.append((f"par-{i:02d}", d, os.path.join(d, "outputs.json")))
         config = program.config(os.path.join(root, "out"))
         env = self.env(wrapper, extra_env)
+        if flow == "rust-unchecked":
+            env["PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK"] = "true"
         argv = self.command(flow, mode, prog, cli_root, result, config, extra)
 
         with open(os.path.join(root, "stdout"), "wb") as so, open(os.path.join(root, "stderr"), "wb") as se:
