@@ -329,10 +329,12 @@ async fn slow_up(env: &TestEnv, marker: &str, delay: &str, count: &str) -> Tmux 
         t.screen()
     );
     // The live bar: the operation, resources done / total, the step in flight.
+    // The bar shows the step once the engine has reported it, which can be a moment
+    // after the provider starts: wait for it rather than for the counter.
     let total = &count["count=".len()..];
-    let screen = t.wait_for(&format!("0/{total}"), Duration::from_secs(30));
+    let screen = t.wait_for("creating slow-", Duration::from_secs(30));
     assert!(screen.contains("up dev"), "{screen}");
-    assert!(screen.contains("creating slow-"), "{screen}");
+    assert!(screen.contains(&format!("0/{total}")), "{screen}");
     t
 }
 
