@@ -1,4 +1,4 @@
-//! A crash (the update's whole session SIGKILLed mid-create, as when its process dies)
+//! A crash (every process of the update SIGKILLed mid-create, as when the machine dies)
 //! leaves a lock and pending creates; health reports them, recover repairs them only
 //! when asked, and the stack converges afterwards with state matching the files on disk.
 
@@ -14,7 +14,8 @@ async fn a_crashed_update_is_reported_and_recovered_only_when_asked() {
     let env = TestEnv::new("slow").await;
     let (marker, stack) = common::marked_slow_stack(&env, "20", "2").await;
 
-    // Crash: drop the update while its creates are sleeping.
+    // Crash: SIGKILL every process of the update while its creates are sleeping (a
+    // dropped operation would cancel gracefully; a crash gives no such chance).
     let op = tokio::spawn({
         let stack = stack.clone();
         async move { stack.up(UpOptions::default()).await }
@@ -25,8 +26,14 @@ async fn a_crashed_update_is_reported_and_recovered_only_when_asked() {
         "{seen:?}"
     );
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    op.abort();
-    let _ = op.await;
+    for (pid, _) in common::processes_with_marker(&marker) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    let crashed = op.await.unwrap();
+    assert!(crashed.is_err(), "{crashed:?}");
     assert!(common::wait_until_gone(&marker).await.is_empty());
 
     let health = stack.health().await.unwrap();
