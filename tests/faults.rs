@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
 use common::TestEnv;
@@ -41,8 +40,7 @@ async fn fake_stack(env: &TestEnv, mode: &str, marker: &str) -> Stack {
     let bin = env.root.path().join("fake-bin");
     std::fs::create_dir_all(&bin).unwrap();
     let path = bin.join("pulumi");
-    std::fs::write(&path, FAKE).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    common::write_executable(&path, FAKE);
     let ws: LocalWorkspace = env
         .workspace_with(|b| {
             b.env("FAKE_MODE", mode)

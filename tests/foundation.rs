@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -14,8 +13,7 @@ use pulumi_auto::{Error, Secret};
 
 fn fake_cli(dir: &Path, body: &str) -> std::path::PathBuf {
     let p = dir.join("pulumi");
-    std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    common::write_executable(&p, &format!("#!/bin/sh\n{body}\n"));
     p
 }
 

@@ -169,6 +169,24 @@ impl TestEnv {
     }
 }
 
+/// Writes an executable script. It is written by a `cp` child, not by this process: a file
+/// this (multi-threaded) test process holds open for writing is inherited by any child
+/// another test forks at that moment, and executing the script then fails with ETXTBSY
+/// ("Text file busy").
+pub fn write_executable(path: &Path, text: &str) {
+    let draft = path.with_extension("draft");
+    std::fs::write(&draft, text).unwrap();
+    let copied = std::process::Command::new("cp")
+        .arg(&draft)
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let _ = std::fs::remove_file(&draft);
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
 /// A wrapper around the real `pulumi` that records, for every process spawned through it,
 /// its `/proc/<pid>/cmdline` (one line per process, NULs shown as spaces), then execs the
 /// real binary with the same arguments.
@@ -188,9 +206,7 @@ impl CountingCli {
             log = log.display(),
             real = real.display()
         );
-        std::fs::write(&path, script).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        write_executable(&path, &script);
         CountingCli { log, path }
     }
 
