@@ -145,11 +145,14 @@ impl Stack {
             self.cancel().await?;
         }
         let has_creates = before.pending_creates().next().is_some();
-        match &opts.pending_creates {
-            PendingCreates::Leave => {}
+        // Pending updates and deletes: the refresh reads those resources back and drops
+        // the operations (nothing may exist that the state does not know of).
+        let has_others = before.pending_operations.len() > before.pending_creates().count();
+        let refreshed = match &opts.pending_creates {
             PendingCreates::Clear if has_creates => {
                 self.refresh(RefreshOptions::default().clear_pending_creates(true))
                     .await?;
+                true
             }
             PendingCreates::Import(pairs) if has_creates => {
                 let mut o = RefreshOptions::default();
@@ -157,8 +160,12 @@ impl Stack {
                     o = o.import_pending_create(urn.clone(), id.clone());
                 }
                 self.refresh(o).await?;
+                true
             }
-            _ => {}
+            _ => false,
+        };
+        if has_others && !refreshed {
+            self.refresh(RefreshOptions::default()).await?;
         }
         self.health().await
     }
