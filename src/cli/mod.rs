@@ -17,6 +17,7 @@
 
 pub mod orphans;
 mod process;
+mod procfs;
 mod version;
 
 use std::collections::BTreeMap;

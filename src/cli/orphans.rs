@@ -16,6 +16,8 @@ use std::sync::OnceLock;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
+use super::procfs;
+
 /// The environment variable that tags every process of this crate's CLI runs with their
 /// driver: `<pid>:<start time in clock ticks since boot>`.
 pub const DRIVER_ENV: &str = "PULUMI_AUTO_DRIVER";
@@ -29,20 +31,9 @@ pub(crate) fn driver_tag() -> &'static str {
     })
 }
 
-/// The fields of `/proc/<pid>/stat` after the command name: state is index 0.
-fn stat_fields(pid: i32) -> Option<Vec<String>> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (_, rest) = stat.rsplit_once(") ")?;
-    Some(rest.split_whitespace().map(str::to_owned).collect())
-}
-
-/// Field 22 of `/proc/<pid>/stat`: when the process started.
+/// When a process started (field 22 of `/proc/<pid>/stat`).
 fn start_time(pid: i32) -> Option<u64> {
-    stat_fields(pid)?.get(19)?.parse().ok()
-}
-
-fn alive(pid: i32) -> bool {
-    stat_fields(pid).is_some_and(|f| f.first().map(String::as_str) != Some("Z"))
+    procfs::stat(pid).map(|s| s.start_time)
 }
 
 /// Parses a [`DRIVER_ENV`] value.
@@ -76,18 +67,8 @@ pub struct Leftovers {
 pub fn reap_orphans(force: bool) -> Leftovers {
     let mut out = Leftovers::default();
     let needle = format!("{DRIVER_ENV}=");
-    let Ok(rd) = std::fs::read_dir("/proc") else {
-        return out;
-    };
-    for entry in rd.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+    for pid in procfs::pids() {
+        let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
             continue;
         };
         let Some(tag) = environ
@@ -100,15 +81,14 @@ pub fn reap_orphans(force: bool) -> Leftovers {
         if driver_alive(tag) {
             continue;
         }
-        let Some(fields) = stat_fields(pid) else {
+        let Some(stat) = procfs::stat(pid) else {
             continue;
         };
-        if fields.first().map(String::as_str) == Some("Z") {
+        if stat.zombie {
             continue;
         }
-        let session: i32 = fields.get(3).and_then(|s| s.parse().ok()).unwrap_or(0);
         // The CLI leads its session: while it runs, its plugins are its business.
-        if !force && session > 0 && alive(session) {
+        if !force && stat.session > 0 && procfs::alive(stat.session) {
             out.still_stopping.push(pid);
             continue;
         }

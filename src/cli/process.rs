@@ -317,37 +317,14 @@ async fn pump<R: AsyncRead + Unpin>(reader: R, max: usize, cb: Option<LineCallba
     out.text
 }
 
-/// The live processes of session `sid` (field 6 of `/proc/<pid>/stat`).
+/// The live processes of session `sid`.
 fn session_members(sid: Pid) -> Vec<Pid> {
-    let mut pids = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return pids;
-    };
-    for entry in dir.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // After the command name's closing paren: state ppid pgrp session ...
-        let Some((_, rest)) = stat.rsplit_once(") ") else {
-            continue;
-        };
-        let mut fields = rest.split_whitespace();
-        let state = fields.next();
-        if state == Some("Z") {
-            continue;
-        }
-        if fields.nth(2).and_then(|f| f.parse::<i32>().ok()) == Some(sid.as_raw()) {
-            pids.push(Pid::from_raw(pid));
-        }
-    }
-    pids
+    super::procfs::pids()
+        .filter(|&pid| {
+            super::procfs::stat(pid).is_some_and(|s| !s.zombie && s.session == sid.as_raw())
+        })
+        .map(Pid::from_raw)
+        .collect()
 }
 
 /// SIGKILL to every process of the session led by `sid` (a few passes, for processes
