@@ -758,6 +758,22 @@ async fn teardown_live(live: Live) -> Result<TeardownOutcome> {
     }
 }
 
+/// Deletes an ephemeral stack's temporary directory, if it is still there.
+fn remove_temp_dir(entry: &LedgerEntry) -> Result<()> {
+    if !entry.temp_dir.exists() {
+        return Ok(());
+    }
+    std::fs::remove_dir_all(&entry.temp_dir).map_err(|e| {
+        Error::io(
+            format!(
+                "removing the temporary directory {}",
+                entry.temp_dir.display()
+            ),
+            e,
+        )
+    })
+}
+
 /// Destroy and remove (one process), delete the temp directory. Stops at the first
 /// failure.
 async fn remove_everything(stack: &Stack, entry: &LedgerEntry) -> Result<()> {
@@ -765,18 +781,7 @@ async fn remove_everything(stack: &Stack, entry: &LedgerEntry) -> Result<()> {
     stack
         .destroy(DestroyOptions::default().remove(true), &approval)
         .await?;
-    if entry.temp_dir.exists() {
-        std::fs::remove_dir_all(&entry.temp_dir).map_err(|e| {
-            Error::io(
-                format!(
-                    "removing the temporary directory {}",
-                    entry.temp_dir.display()
-                ),
-                e,
-            )
-        })?;
-    }
-    Ok(())
+    remove_temp_dir(entry)
 }
 
 impl Drop for EphemeralStack {
@@ -1045,18 +1050,7 @@ async fn remove_from_ledger(entry: &LedgerEntry, pulumi: Option<PulumiCommand>) 
     if exists {
         remove_everything(&stack, entry).await
     } else {
-        if entry.temp_dir.exists() {
-            std::fs::remove_dir_all(&entry.temp_dir).map_err(|e| {
-                Error::io(
-                    format!(
-                        "removing the temporary directory {}",
-                        entry.temp_dir.display()
-                    ),
-                    e,
-                )
-            })?;
-        }
-        Ok(())
+        remove_temp_dir(entry)
     }
 }
 
