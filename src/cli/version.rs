@@ -42,9 +42,11 @@ pub fn parse_version(output: &str) -> Result<Version, semver::Error> {
 
 type Slot = Arc<OnceCell<Result<Version, String>>>;
 
-fn cache() -> &'static Mutex<HashMap<(PathBuf, Option<BinaryIdentity>), Slot>> {
-    static CACHE: OnceLock<Mutex<HashMap<(PathBuf, Option<BinaryIdentity>), Slot>>> =
-        OnceLock::new();
+/// The in-memory cache: one slot per path and file identity.
+type Slots = Mutex<HashMap<(PathBuf, Option<BinaryIdentity>), Slot>>;
+
+fn cache() -> &'static Slots {
+    static CACHE: OnceLock<Slots> = OnceLock::new();
     CACHE.get_or_init(Default::default)
 }
 
