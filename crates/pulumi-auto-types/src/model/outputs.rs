@@ -81,7 +81,7 @@ const WHAT_REVEALED: &str = "`pulumi stack output --json --show-secrets` output"
 /// serialised value, only whole string values equal to `"[secret]"` count.
 ///
 /// ```
-/// use pulumi_auto::model::parse_outputs;
+/// use pulumi_auto_types::model::parse_outputs;
 /// use serde_json::json;
 ///
 /// let plain = r#"{"url": "http://x", "token": "[secret]"}"#;
@@ -90,7 +90,7 @@ const WHAT_REVEALED: &str = "`pulumi stack output --json --show-secrets` output"
 /// assert!(!outs["url"].secret);
 /// assert!(outs["token"].secret);
 /// assert_eq!(outs["token"].value, json!("t0k3n"));
-/// # Ok::<(), pulumi_auto::model::ModelError>(())
+/// # Ok::<(), pulumi_auto_types::model::ModelError>(())
 /// ```
 pub fn parse_outputs(
     plain_json: &str,
@@ -138,7 +138,7 @@ pub fn parse_outputs(
 /// [`SECRET_PLACEHOLDER`].
 ///
 /// ```
-/// use pulumi_auto::model::outputs_from_property_map;
+/// use pulumi_auto_types::model::outputs_from_property_map;
 /// use serde_json::json;
 ///
 /// let outs = json!({

@@ -183,7 +183,7 @@ const WHAT: &str = "`pulumi preview --json` output";
 /// Parses the output of `pulumi preview --json`: exactly one digest document.
 ///
 /// ```
-/// use pulumi_auto::model::{parse_preview, StepOp};
+/// use pulumi_auto_types::model::{parse_preview, StepOp};
 ///
 /// let digest = parse_preview(r#"{
 ///     "steps": [{"op": "create", "urn": "urn:pulumi:dev::p::t:m:R::a", "detailedDiff": null}],
@@ -193,7 +193,7 @@ const WHAT: &str = "`pulumi preview --json` output";
 /// assert_eq!(digest.steps[0].op, StepOp::Create);
 /// assert_eq!(digest.duration().as_millis(), 1500);
 /// assert!(digest.has_changes());
-/// # Ok::<(), pulumi_auto::model::ModelError>(())
+/// # Ok::<(), pulumi_auto_types::model::ModelError>(())
 /// ```
 pub fn parse_preview(json: &str) -> Result<PreviewDigest, ModelError> {
     let digest: PreviewDigest = parse_json(WHAT, json, Sensitivity::Plain)?;
@@ -209,14 +209,14 @@ pub fn parse_preview(json: &str) -> Result<PreviewDigest, ModelError> {
 /// `PULUMI_ENABLE_STREAMING_JSON_PREVIEW=true`).
 ///
 /// ```
-/// use pulumi_auto::model::parse_preview_output;
+/// use pulumi_auto_types::model::parse_preview_output;
 ///
 /// let stdout = "{\n    \"changeSummary\": {\"create\": 2}\n}\n\
 ///     {\"sequence\":0,\"timestamp\":1,\"preludeEvent\":{\"config\":{}}}\n\
 ///     {\"sequence\":3,\"timestamp\":2,\"cancelEvent\":{}}\n";
 /// let digest = parse_preview_output(stdout)?;
 /// assert_eq!(digest.change_summary["create"], 2);
-/// # Ok::<(), pulumi_auto::model::ModelError>(())
+/// # Ok::<(), pulumi_auto_types::model::ModelError>(())
 /// ```
 pub fn parse_preview_output(stdout: &str) -> Result<PreviewDigest, ModelError> {
     if stdout.trim().is_empty() {

@@ -102,7 +102,7 @@ const WHAT_SET_ALL: &str = "`pulumi config set-all --json` input";
 /// no config.
 ///
 /// ```
-/// use pulumi_auto::model::parse_config;
+/// use pulumi_auto_types::model::parse_config;
 ///
 /// let cfg = parse_config(r#"{
 ///   "proj:dir": {"value": "/tmp/x", "secret": false},
@@ -110,7 +110,7 @@ const WHAT_SET_ALL: &str = "`pulumi config set-all --json` input";
 /// }"#)?;
 /// assert_eq!(cfg["proj:dir"].as_str(), Some("/tmp/x"));
 /// assert!(cfg["proj:token"].secret && cfg["proj:token"].is_hidden());
-/// # Ok::<(), pulumi_auto::model::ModelError>(())
+/// # Ok::<(), pulumi_auto_types::model::ModelError>(())
 /// ```
 pub fn parse_config(json: &str) -> Result<ConfigMap, ModelError> {
     let map: Option<ConfigMap> = parse_json(WHAT_LIST, json, Sensitivity::Secret)?;
@@ -132,7 +132,7 @@ pub fn parse_config_value(json: &str) -> Result<ConfigValue, ModelError> {
 /// The result holds secrets in plaintext. Keep it out of logs and error messages.
 ///
 /// ```
-/// use pulumi_auto::model::{ConfigMap, ConfigValue, config_set_all_json};
+/// use pulumi_auto_types::model::{ConfigMap, ConfigValue, config_set_all_json};
 /// use serde_json::json;
 ///
 /// let mut cfg = ConfigMap::new();
@@ -140,7 +140,7 @@ pub fn parse_config_value(json: &str) -> Result<ConfigValue, ModelError> {
 /// cfg.insert("proj:tags".into(), ConfigValue::object(json!({"a": 1}), false));
 /// let arg = config_set_all_json(&cfg)?;
 /// assert_eq!(arg, r#"{"proj:name":{"value":"web","secret":false},"proj:tags":{"value":"{\"a\":1}","objectValue":{"a":1},"secret":false}}"#);
-/// # Ok::<(), pulumi_auto::model::ModelError>(())
+/// # Ok::<(), pulumi_auto_types::model::ModelError>(())
 /// ```
 pub fn config_set_all_json(config: &ConfigMap) -> Result<String, ModelError> {
     let mut out = ConfigMap::new();

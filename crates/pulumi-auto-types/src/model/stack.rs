@@ -50,7 +50,7 @@ const WHAT_LIST: &str = "`pulumi stack ls --json` output";
 /// Parses the output of `pulumi stack ls --json`. `null` is read as no stacks.
 ///
 /// ```
-/// use pulumi_auto::model::{current_stack, parse_stack_list};
+/// use pulumi_auto_types::model::{current_stack, parse_stack_list};
 ///
 /// let stacks = parse_stack_list(r#"[
 ///   {"name": "dev", "current": true, "lastUpdate": "2026-08-20T08:44:10.000Z", "resourceCount": 4},
@@ -58,7 +58,7 @@ const WHAT_LIST: &str = "`pulumi stack ls --json` output";
 /// ]"#)?;
 /// assert_eq!(current_stack(&stacks).map(|s| s.name.as_str()), Some("dev"));
 /// assert_eq!(stacks[1].resource_count, None);
-/// # Ok::<(), pulumi_auto::model::ModelError>(())
+/// # Ok::<(), pulumi_auto_types::model::ModelError>(())
 /// ```
 pub fn parse_stack_list(json: &str) -> Result<Vec<StackSummary>, ModelError> {
     let list: Option<Vec<StackSummary>> = parse_json(WHAT_LIST, json, Sensitivity::Plain)?;
@@ -78,11 +78,11 @@ const WHAT_TAGS: &str = "`pulumi stack tag ls --json` output";
 /// Parses the output of `pulumi stack tag ls --json`. `null` is read as no tags.
 ///
 /// ```
-/// use pulumi_auto::model::parse_tags;
+/// use pulumi_auto_types::model::parse_tags;
 ///
 /// let tags = parse_tags(r#"{"pulumi:project": "files", "owner": "me"}"#)?;
 /// assert_eq!(tags["owner"], "me");
-/// # Ok::<(), pulumi_auto::model::ModelError>(())
+/// # Ok::<(), pulumi_auto_types::model::ModelError>(())
 /// ```
 pub fn parse_tags(json: &str) -> Result<StackTags, ModelError> {
     let tags: Option<StackTags> = parse_json(WHAT_TAGS, json, Sensitivity::Plain)?;

@@ -65,12 +65,12 @@ const WHAT: &str = "`pulumi whoami --json` output";
 /// Parses the output of `pulumi whoami --json`.
 ///
 /// ```
-/// use pulumi_auto::model::parse_whoami;
+/// use pulumi_auto_types::model::parse_whoami;
 ///
 /// let me = parse_whoami(r#"{"user": "alice", "url": "file:///tmp/state"}"#)?;
 /// assert_eq!(me.user, "alice");
 /// assert!(me.organizations.is_empty() && me.token_information.is_none());
-/// # Ok::<(), pulumi_auto::model::ModelError>(())
+/// # Ok::<(), pulumi_auto_types::model::ModelError>(())
 /// ```
 pub fn parse_whoami(json: &str) -> Result<WhoAmI, ModelError> {
     parse_json(WHAT, json, Sensitivity::Plain)

@@ -5,6 +5,7 @@
 //! The tool gets the test's isolated environment the way a user gives it: the backend,
 //! `PULUMI_HOME` and the passphrase in its environment (`PULUMI_AUTO_CLI` is inherited).
 
+#[path = "../../../tests/common/mod.rs"]
 mod common;
 
 use std::io::Write;

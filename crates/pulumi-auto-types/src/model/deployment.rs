@@ -481,7 +481,7 @@ const WHAT_WRITE: &str = "deployment for `pulumi stack import`";
 /// Parses the output of `pulumi stack export [--show-secrets]`.
 ///
 /// ```
-/// use pulumi_auto::model::parse_deployment;
+/// use pulumi_auto_types::model::parse_deployment;
 ///
 /// let dep = parse_deployment(r#"{
 ///   "version": 3,
@@ -499,7 +499,7 @@ const WHAT_WRITE: &str = "deployment for `pulumi stack import`";
 /// assert_eq!(dep.resource_count(), 0);
 /// assert!(!dep.has_pending_operations());
 /// assert_eq!(dep.stack_outputs()["dir"].value, "/tmp/x");
-/// # Ok::<(), pulumi_auto::model::ModelError>(())
+/// # Ok::<(), pulumi_auto_types::model::ModelError>(())
 /// ```
 pub fn parse_deployment(json: &str) -> Result<Deployment, ModelError> {
     parse_json(WHAT, json, Sensitivity::Secret)

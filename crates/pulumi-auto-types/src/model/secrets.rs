@@ -51,7 +51,7 @@ pub fn is_secret_object(object: &Map<String, Value>) -> bool {
 /// [`contains_secret_placeholder`].
 ///
 /// ```
-/// use pulumi_auto::model::unwrap_secrets;
+/// use pulumi_auto_types::model::unwrap_secrets;
 /// use serde_json::json;
 ///
 /// let v = json!({"user": "admin", "password": {

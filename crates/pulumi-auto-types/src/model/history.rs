@@ -92,7 +92,7 @@ const WHAT: &str = "`pulumi stack history --json` output";
 /// `null` is read as no updates.
 ///
 /// ```
-/// use pulumi_auto::model::{parse_history, UpdateKind};
+/// use pulumi_auto_types::model::{parse_history, UpdateKind};
 ///
 /// let history = parse_history(r#"[{
 ///   "version": 0, "kind": "update", "startTime": "2026-08-20T08:44:10.000Z",
@@ -103,7 +103,7 @@ const WHAT: &str = "`pulumi stack history --json` output";
 /// assert_eq!(history[0].kind, UpdateKind::Update);
 /// assert!(history[0].succeeded());
 /// assert_eq!(history[0].resource_change("create"), 3);
-/// # Ok::<(), pulumi_auto::model::ModelError>(())
+/// # Ok::<(), pulumi_auto_types::model::ModelError>(())
 /// ```
 pub fn parse_history(json: &str) -> Result<Vec<UpdateSummary>, ModelError> {
     let list: Option<Vec<UpdateSummary>> = parse_json(WHAT, json, Sensitivity::Secret)?;

@@ -56,13 +56,13 @@ const WHAT: &str = "`pulumi plugin ls --json` output";
 /// Parses the output of `pulumi plugin ls --json`. `null` is read as no plugins.
 ///
 /// ```
-/// use pulumi_auto::model::{parse_plugins, PluginKind};
+/// use pulumi_auto_types::model::{parse_plugins, PluginKind};
 ///
 /// let plugins = parse_plugins(r#"[{"name": "random", "kind": "resource",
 ///     "version": "4.16.0", "size": 31457280, "installTime": "2026-08-20T08:44:10.000Z"}]"#)?;
 /// assert_eq!(plugins[0].kind, PluginKind::Resource);
 /// assert_eq!(plugins[0].semver(), Some(semver::Version::new(4, 16, 0)));
-/// # Ok::<(), pulumi_auto::model::ModelError>(())
+/// # Ok::<(), pulumi_auto_types::model::ModelError>(())
 /// ```
 pub fn parse_plugins(json: &str) -> Result<Vec<PluginInfo>, ModelError> {
     let list: Option<Vec<PluginInfo>> = parse_json(WHAT, json, Sensitivity::Plain)?;

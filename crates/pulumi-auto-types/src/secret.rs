@@ -6,7 +6,7 @@
 //! [`Secret::expose`].
 //!
 //! ```
-//! use pulumi_auto::Secret;
+//! use pulumi_auto_types::Secret;
 //! let s = Secret::new("hunter2");
 //! assert_eq!(format!("{s:?}"), "[secret]");
 //! assert_eq!(s.expose(), "hunter2");
@@ -53,7 +53,7 @@ impl From<&str> for Secret {
 
 /// Replaces every occurrence of each secret (of at least 3 bytes, so that short values
 /// do not blank out unrelated text) in `text` with [`REDACTED`].
-pub(crate) fn redact(text: &str, secrets: &[Secret]) -> String {
+pub fn redact(text: &str, secrets: &[Secret]) -> String {
     let mut out = text.to_owned();
     for s in secrets {
         let v = s.expose();

@@ -29,7 +29,7 @@
 //! # Example
 //!
 //! ```
-//! use pulumi_auto::model::{parse_outputs, parse_stack_list, current_stack};
+//! use pulumi_auto_types::model::{parse_outputs, parse_stack_list, current_stack};
 //!
 //! let stacks = parse_stack_list(r#"[{"name": "dev", "current": true, "resourceCount": 3}]"#)?;
 //! assert_eq!(current_stack(&stacks).unwrap().name, "dev");
@@ -41,7 +41,7 @@
 //! assert!(outputs["password"].secret);
 //! assert_eq!(outputs["password"].value, "hunter2");
 //! assert!(!format!("{outputs:?}").contains("hunter2"));
-//! # Ok::<(), pulumi_auto::model::ModelError>(())
+//! # Ok::<(), pulumi_auto_types::model::ModelError>(())
 //! ```
 
 mod config;

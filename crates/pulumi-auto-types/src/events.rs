@@ -469,7 +469,7 @@ impl StepEventMetadata {
 /// A string that is not a URN is returned whole.
 ///
 /// ```
-/// use pulumi_auto::events::urn_name;
+/// use pulumi_auto_types::events::urn_name;
 /// assert_eq!(urn_name("urn:pulumi:dev::proj::aws:s3/bucket:Bucket::logs"), "logs");
 /// assert_eq!(urn_name("urn:pulumi:dev::proj::my:C$aws:s3/bucket:Bucket::a::b"), "a::b");
 /// ```
@@ -481,7 +481,7 @@ pub fn urn_name(urn: &str) -> &str {
 /// Empty for a string that is not a URN.
 ///
 /// ```
-/// use pulumi_auto::events::urn_type;
+/// use pulumi_auto_types::events::urn_type;
 /// assert_eq!(urn_type("urn:pulumi:dev::proj::my:C$aws:s3/bucket:Bucket::logs"), "aws:s3/bucket:Bucket");
 /// ```
 pub fn urn_type(urn: &str) -> &str {
@@ -516,8 +516,8 @@ impl EventParseError {
     }
 }
 
-/// The first [`SNIPPET_CHARS`] characters of `text`.
-pub(crate) fn snippet(text: &str) -> String {
+/// The first 200 characters of `text`: how much of a bad line an error keeps.
+pub fn snippet(text: &str) -> String {
     text.chars().take(SNIPPET_CHARS).collect()
 }
 
@@ -627,7 +627,7 @@ impl EventKind {
 /// `sequence` is an error.
 ///
 /// ```
-/// use pulumi_auto::events::{parse_event_line, EventKind};
+/// use pulumi_auto_types::events::{parse_event_line, EventKind};
 /// let ev = parse_event_line(r#"{"sequence":3,"timestamp":1700000000,"cancelEvent":{}}"#).unwrap();
 /// assert_eq!(ev.sequence, 3);
 /// assert!(ev.is_cancel());
@@ -1280,7 +1280,7 @@ mod tests {
     /// serialises back to exactly the same JSON text.
     #[test]
     fn recorded_logs_round_trip_exactly() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/cli");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/cli");
         let mut files = 0;
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();

@@ -12,6 +12,7 @@
 //!
 //! `PULUMI_AUTO_KILL_SEED=<n>` replays a run's kill moments (the seed is printed).
 
+#[path = "../../../tests/common/mod.rs"]
 mod common;
 
 use std::collections::BTreeSet;

@@ -11,6 +11,7 @@
 //! - the live progress bar, one Ctrl-C (graceful cancel, exit 4), and two (stop at once);
 //!   no process of the run survives either.
 
+#[path = "../../../tests/common/mod.rs"]
 mod common;
 
 use std::path::{Path, PathBuf};
