@@ -20,6 +20,7 @@
 //! # Ok(()) }
 //! ```
 
+mod argv;
 mod destroy;
 mod import;
 mod options;
@@ -36,8 +37,10 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
+pub use argv::{FlagSpec, check_extra_args, managed_flags};
 pub use destroy::DestroyOptions;
 pub use import::{ImportOptions, ImportResource, ImportSource};
+pub(crate) use options::absolute;
 pub use options::{CommonOptions, Control, DebugLogging, EventCallback};
 pub use preview::{PreviewOptions, PreviewResult};
 pub use refresh::RefreshOptions;

@@ -121,6 +121,20 @@ impl LocalWorkspaceBuilder {
                 ));
             }
         }
+        // The CLI reads any flag from PULUMI_OPTION_<FLAG> (`PULUMI_OPTION_FORCE=true` is
+        // `--force` on `stack rm`): an extra flag on every command, past every check.
+        if let Some((key, _)) = self
+            .env
+            .iter()
+            .find(|(k, v)| v.is_some() && k.starts_with("PULUMI_OPTION_"))
+        {
+            return Err(Error::invalid(
+                "environment variable",
+                format!(
+                    "{key:?}: the CLI reads it as a flag of every command; pass flags as options"
+                ),
+            ));
+        }
 
         let mut env = self.env.clone();
         if let Some(home) = &self.pulumi_home {
