@@ -357,6 +357,11 @@ impl LocalWorkspace {
     }
 
     /// Runs a command in the program directory with the workspace's environment.
+    ///
+    /// A raw escape hatch, like [`PulumiCommand::run`]: the arguments go to the CLI as
+    /// given, outside the approval rules ([`Stack::destroy`], forced
+    /// [`remove_stack`](Self::remove_stack), [`Stack::import_stack`]) and every check of
+    /// names and extra arguments.
     pub async fn run(&self, inv: Invocation) -> Result<CommandOutput> {
         let inv = inv
             .cwd(self.inner.work_dir.clone())
