@@ -541,8 +541,33 @@ impl Stack {
 
     /// Deletes the stack's lock files left by an update that died (the file backend) or
     /// cancels the running update (Pulumi Cloud). It stops no process and touches no state.
-    /// One process.
+    ///
+    /// On a file backend (`file://`) it first reads the locks: while the process that
+    /// holds one (its pid and host are in the lock) still runs on this host, an update may
+    /// be in flight, and the lock is left alone: [`Error::LockHolderRunning`].
+    /// [`force_cancel`](Self::force_cancel) deletes it anyway. Other backends' locks cannot
+    /// be read here, and are deleted as the CLI does. One process.
     pub async fn cancel(&self) -> Result<()> {
+        if let Some(lock) = self
+            .file_locks()
+            .await?
+            .into_iter()
+            .find(|l| l.holder_running())
+        {
+            return Err(Error::LockHolderRunning {
+                stack: self.name.clone(),
+                pid: lock.pid,
+                hostname: lock.hostname,
+                file: lock.file,
+            });
+        }
+        self.force_cancel().await
+    }
+
+    /// [`cancel`](Self::cancel) without looking at the locks' holders: for a holder that
+    /// runs but is known to be stuck. An update still running loses its lock, and another
+    /// may then run at the same time. One process.
+    pub async fn force_cancel(&self) -> Result<()> {
         self.ws.run(self.inv(["cancel", "--yes"])).await.map(drop)
     }
 }

@@ -17,7 +17,7 @@
 
 pub mod orphans;
 mod process;
-mod procfs;
+pub(crate) mod procfs;
 mod version;
 
 use std::collections::BTreeMap;
