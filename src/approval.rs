@@ -93,12 +93,14 @@ impl DestroyPlan {
     }
 
     /// An approval bound to this preview, naming the stack as the human typed it. The
-    /// name is checked at destroy time, with the stack's state.
+    /// name is checked at destroy time, with the stack's state; so is the stack the
+    /// preview ran on, which must be the one destroyed.
     pub fn approve(&self, typed_stack_name: impl Into<String>) -> DestroyApproval {
         DestroyApproval {
             stack: typed_stack_name.into(),
             override_protection: false,
             plan: Some(self.deletions.clone()),
+            previewed_on: Some(self.stack.clone()),
             ephemeral: false,
         }
     }
@@ -134,6 +136,7 @@ pub struct DestroyApproval {
     stack: String,
     override_protection: bool,
     plan: Option<Vec<PlannedDeletion>>,
+    previewed_on: Option<String>,
     ephemeral: bool,
 }
 
@@ -143,19 +146,23 @@ impl fmt::Debug for DestroyApproval {
             .field("stack", &self.stack)
             .field("override_protection", &self.override_protection)
             .field("bound_to_preview", &self.plan.as_ref().map(Vec::len))
+            .field("previewed_on", &self.previewed_on)
             .field("ephemeral", &self.ephemeral)
             .finish()
     }
 }
 
 impl DestroyApproval {
-    /// Approves destroying the stack of this name (its short or fully qualified name),
-    /// whatever it holds at the time.
+    /// Approves destroying the stack of this name, whatever it holds at the time. Any
+    /// spelling the CLI resolves to the same stack is accepted: `dev`, `organization/dev`
+    /// or `organization/<project>/dev` for a handle made with any of them; never another
+    /// stack.
     pub fn for_stack(name: impl Into<String>) -> Self {
         DestroyApproval {
             stack: name.into(),
             override_protection: false,
             plan: None,
+            previewed_on: None,
             ephemeral: false,
         }
     }
@@ -190,29 +197,86 @@ impl DestroyApproval {
         self.plan.as_deref()
     }
 
+    /// The stack the bound preview ran on (as its handle was named), if bound.
+    pub fn previewed_stack(&self) -> Option<&str> {
+        self.previewed_on.as_deref()
+    }
+
     pub(crate) fn is_ephemeral(&self) -> bool {
         self.ephemeral
     }
+}
 
-    /// Whether it names the stack with this short name and fully qualified name
-    /// (`org/project/stack`); `org/stack` forms match on their last part and organization.
-    pub fn names(&self, short: &str, fully_qualified: &str) -> bool {
-        let a = self.stack.trim();
-        if a.is_empty() {
-            return false;
+/// Whether two stack names are spelled alike (surrounding whitespace aside): the same
+/// stack without asking the CLI. Names spelled differently may still be one stack
+/// (`dev` and `organization/<project>/dev`); the check then compares the fully
+/// qualified names the CLI resolves them to.
+pub(crate) fn spelled_alike(a: &str, b: &str) -> bool {
+    let a = a.trim();
+    !a.is_empty() && a == b.trim()
+}
+
+/// Whether two valid stack names surely name different stacks of the project `project`
+/// (pure): their stack parts differ, or their projects (the given one, else `project`),
+/// or organizations both given. `false` when only the CLI can tell (one leaves the
+/// organization to the backend's default).
+pub(crate) fn surely_different(a: &str, b: &str, project: &str) -> bool {
+    let parts = |n: &str| -> (Option<String>, String, String) {
+        let v: Vec<&str> = n.trim().split('/').collect();
+        match v.as_slice() {
+            [s] => (None, project.to_owned(), (*s).to_owned()),
+            [o, s] => (Some((*o).to_owned()), project.to_owned(), (*s).to_owned()),
+            [o, p, s] => (Some((*o).to_owned()), (*p).to_owned(), (*s).to_owned()),
+            _ => (None, String::new(), n.to_owned()),
         }
-        if a == short || a == fully_qualified {
-            return true;
-        }
-        // `org/stack` against `org/project/stack`.
-        let parts: Vec<&str> = fully_qualified.split('/').collect();
-        match (a.split_once('/'), parts.as_slice()) {
-            (Some((org, stack)), [f_org, _, f_stack]) if !stack.contains('/') => {
-                org == *f_org && stack == *f_stack
+    };
+    let (ao, ap, as_) = parts(a);
+    let (bo, bp, bs) = parts(b);
+    as_ != bs || ap != bp || matches!((ao, bo), (Some(x), Some(y)) if x != y)
+}
+
+/// The resources of `current` that a `stack import` of `new` would drop from the state
+/// (sorted): each `(URN, ID)` of `current` that `new` does not have (a resource whose ID
+/// changed is dropped too: the old one would be forgotten), and each pending create of
+/// `current` that `new` does not have as a resource (`stack import` clears every pending
+/// operation, and a pending create may exist).
+pub fn dropped_by_import(
+    current: &crate::model::Deployment,
+    new: &crate::model::Deployment,
+) -> Vec<PlannedDeletion> {
+    let key =
+        |r: &crate::model::ResourceState| (r.urn.clone(), r.id.clone().filter(|i| !i.is_empty()));
+    let kept: BTreeSet<(String, Option<String>)> = new.resources().iter().map(key).collect();
+    let kept_urns: BTreeSet<&str> = new.resources().iter().map(|r| r.urn.as_str()).collect();
+    let mut out: Vec<PlannedDeletion> = current
+        .resources()
+        .iter()
+        .filter(|r| !kept.contains(&key(r)))
+        .map(|r| {
+            let (urn, id) = key(r);
+            PlannedDeletion {
+                urn,
+                id,
+                op: "drop".into(),
             }
-            _ => false,
-        }
-    }
+        })
+        .collect();
+    out.extend(
+        current
+            .pending_operations()
+            .iter()
+            .filter(|p| {
+                p.type_.as_str() == "creating" && !kept_urns.contains(p.resource.urn.as_str())
+            })
+            .map(|p| PlannedDeletion {
+                urn: p.resource.urn.clone(),
+                id: p.resource.id.clone().filter(|i| !i.is_empty()),
+                op: "drop pending create".into(),
+            }),
+    );
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Why a destroy was refused. Nothing was run against the stack's resources.
@@ -228,6 +292,18 @@ pub enum DestroyRefusal {
     Protected {
         /// The tag's value.
         tag_value: String,
+    },
+    /// The approval is bound to a preview of another stack.
+    PreviewOfAnotherStack {
+        /// The stack the preview ran on.
+        previewed: String,
+    },
+    /// A `stack import` would drop resources from the state (they would be forgotten,
+    /// not deleted) and no approval was given
+    /// ([`Stack::import_stack_approved`](crate::Stack::import_stack_approved)).
+    ImportDropsResources {
+        /// What the import would drop.
+        dropped: Vec<PlannedDeletion>,
     },
     /// The stack changed since the preview the approval is bound to.
     PlanChanged {
@@ -248,6 +324,21 @@ impl fmt::Display for DestroyRefusal {
                 f,
                 "the stack is protected (tag {PROTECTED_TAG}={tag_value:?}) and the approval does not override protection"
             ),
+            DestroyRefusal::PreviewOfAnotherStack { previewed } => write!(
+                f,
+                "the approval is bound to a preview of {previewed:?}, not of this stack"
+            ),
+            DestroyRefusal::ImportDropsResources { dropped } => {
+                write!(
+                    f,
+                    "the import would drop {} resource(s) from the state without an approval",
+                    dropped.len()
+                )?;
+                if let Some(d) = dropped.first() {
+                    write!(f, ", e.g. {}", d.urn)?;
+                }
+                Ok(())
+            }
             DestroyRefusal::PlanChanged { added, removed } => {
                 write!(
                     f,
@@ -293,25 +384,103 @@ mod tests {
     }
 
     #[test]
-    fn names_matches_short_and_qualified_forms_only() {
-        let fq = "organization/files/dev";
-        assert!(DestroyApproval::for_stack("dev").names("dev", fq));
-        assert!(DestroyApproval::for_stack(fq).names("dev", fq));
-        assert!(DestroyApproval::for_stack("organization/dev").names("dev", fq));
-        for wrong in [
-            "prod",
-            "",
-            " ",
-            "Dev",
-            "dev2",
-            "other/dev",
-            "organization/other/dev",
+    fn only_names_spelled_alike_match_without_the_cli() {
+        assert!(spelled_alike("dev", "dev"));
+        assert!(spelled_alike(" dev ", "dev"));
+        assert!(spelled_alike(
+            "organization/files/dev",
+            "organization/files/dev"
+        ));
+        for (a, b) in [
+            ("", ""),
+            (" ", " "),
+            ("dev", "Dev"),
+            ("dev", "dev2"),
+            ("dev", "organization/files/dev"),
+            ("organization/dev", "dev"),
         ] {
-            assert!(
-                !DestroyApproval::for_stack(wrong).names("dev", fq),
-                "{wrong:?} must not approve dev"
-            );
+            assert!(!spelled_alike(a, b), "{a:?} {b:?}");
         }
+    }
+
+    #[test]
+    fn names_that_surely_differ() {
+        let p = "files";
+        for (a, b) in [
+            ("dev", "prod"),
+            ("dev", "DEV"),
+            ("dev", "organization/files/prod"),
+            ("dev", "organization/other/dev"),
+            ("organization/dev", "acme/dev"),
+            ("organization/files/dev", "acme/files/dev"),
+        ] {
+            assert!(surely_different(a, b, p), "{a} {b}");
+            assert!(surely_different(b, a, p), "{b} {a}");
+        }
+        // Only the CLI knows the default organization.
+        for (a, b) in [
+            ("dev", "dev"),
+            ("dev", "organization/dev"),
+            ("dev", "acme/dev"),
+            ("dev", "organization/files/dev"),
+            ("organization/dev", "organization/files/dev"),
+        ] {
+            assert!(!surely_different(a, b, p), "{a} {b}");
+            assert!(!surely_different(b, a, p), "{b} {a}");
+        }
+    }
+
+    #[test]
+    fn an_import_drops_what_it_lacks_or_replaces() {
+        let dep = |rs: &[(&str, Option<&str>)]| -> crate::model::Deployment {
+            let resources: Vec<serde_json::Value> = rs
+                .iter()
+                .map(|(u, i)| serde_json::json!({"urn": u, "type": "t:m:R", "id": i}))
+                .collect();
+            serde_json::from_value(serde_json::json!({
+                "version": 3,
+                "deployment": {"manifest": {"time": "2026-01-01T00:00:00Z", "magic": "", "version": ""}, "resources": resources}
+            }))
+            .unwrap()
+        };
+        let current = dep(&[("urn:a", Some("1")), ("urn:b", Some("2")), ("urn:c", None)]);
+        assert!(dropped_by_import(&current, &current).is_empty());
+        let empty: crate::model::Deployment =
+            serde_json::from_value(serde_json::json!({"version": 3, "deployment": null})).unwrap();
+        assert_eq!(dropped_by_import(&current, &empty).len(), 3);
+        let dropped = dropped_by_import(
+            &current,
+            &dep(&[("urn:a", Some("1")), ("urn:b", Some("9"))]),
+        );
+        let urns: Vec<&str> = dropped.iter().map(|d| d.urn.as_str()).collect();
+        assert_eq!(urns, ["urn:b", "urn:c"]);
+        // Adding resources drops nothing.
+        assert!(dropped_by_import(&empty, &current).is_empty());
+        // A pending create is dropped unless the new state has it as a resource.
+        let mut pending: crate::model::Deployment = current.clone();
+        let op: crate::model::PendingOperation = serde_json::from_value(
+            serde_json::json!({"type": "creating", "resource": {"urn": "urn:p", "type": "t:m:R"}}),
+        )
+        .unwrap();
+        pending
+            .deployment
+            .as_mut()
+            .unwrap()
+            .pending_operations
+            .push(op);
+        let dropped = dropped_by_import(&pending, &current);
+        assert_eq!(dropped.len(), 1);
+        assert_eq!(
+            (dropped[0].urn.as_str(), dropped[0].op.as_str()),
+            ("urn:p", "drop pending create")
+        );
+        let adopted = dep(&[
+            ("urn:a", Some("1")),
+            ("urn:b", Some("2")),
+            ("urn:c", None),
+            ("urn:p", Some("x")),
+        ]);
+        assert!(dropped_by_import(&pending, &adopted).is_empty());
     }
 
     #[test]
@@ -344,6 +513,7 @@ mod tests {
     #[test]
     fn debug_does_not_dump_the_plan() {
         let a = DestroyApproval::for_stack("dev").override_protection(true);
+        assert_eq!(a.previewed_stack(), None);
         let s = format!("{a:?}");
         assert!(s.contains("dev") && s.contains("override_protection: true"));
     }

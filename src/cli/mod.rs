@@ -24,7 +24,7 @@
 
 pub mod orphans;
 mod process;
-mod procfs;
+pub(crate) mod procfs;
 mod version;
 
 use std::collections::BTreeMap;
@@ -218,6 +218,11 @@ impl PulumiCommand {
 
     /// Runs a command and returns its output, or the most specific error for a non-zero
     /// exit (carrying exit code, output tails and the command, secrets redacted).
+    ///
+    /// A raw escape hatch: the arguments go to the CLI as given, outside every check of
+    /// this crate. No destroy approval, no protection tag, no check of extra arguments or
+    /// names applies: `pulumi destroy`, `stack rm --force` or a lossy `stack import` run
+    /// here run unasked.
     pub async fn run(&self, inv: Invocation) -> Result<CommandOutput> {
         self.run_with_env(&BTreeMap::new(), inv).await
     }

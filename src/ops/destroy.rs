@@ -68,6 +68,10 @@ impl DestroyOptions {
         preview_only: bool,
         event_log: Option<&Path>,
     ) -> Result<Vec<String>> {
+        // What a destroy deletes is decided by its approval: no extra flag may change it
+        // (`--stack=prod`, `--target`, `--exclude`, `--remove`, …), so none is taken, by
+        // the destroy or by its preview.
+        super::check_extra_args("destroy", &self.common.extra_args)?;
         let mut args: Vec<String> = vec!["destroy".into(), "--stack".into(), stack.into()];
         push_mode(&mut args, preview_only);
         self.common.push_args(&mut args)?;

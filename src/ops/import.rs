@@ -158,6 +158,7 @@ impl ImportOptions {
         }
         self.common.push_args(&mut args)?;
         super::push_event_log(&mut args, event_log);
+        self.common.push_extra_args("import", &mut args)?;
         Ok(args)
     }
 }

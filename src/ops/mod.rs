@@ -20,6 +20,7 @@
 //! # Ok(()) }
 //! ```
 
+mod argv;
 mod destroy;
 mod import;
 mod options;
@@ -36,8 +37,10 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
+pub use argv::{FlagSpec, check_extra_args, managed_flags};
 pub use destroy::DestroyOptions;
 pub use import::{ImportOptions, ImportResource, ImportSource};
+pub(crate) use options::absolute;
 pub use options::{CommonOptions, Control, DebugLogging, EventCallback};
 pub use preview::{PreviewOptions, PreviewResult};
 pub use refresh::RefreshOptions;
@@ -437,16 +440,22 @@ impl Stack {
 
     /// Deletes every resource of the stack, when `approval` allows it:
     ///
-    /// - the approval must name this stack (short or fully qualified name);
+    /// - the approval must name this stack, in any spelling the CLI resolves to it
+    ///   (`dev`, `organization/dev`, `organization/<project>/dev`), and an approval bound
+    ///   to a preview must come from a preview of this stack;
     /// - a stack tagged [`PROTECTED_TAG`](crate::approval::PROTECTED_TAG) is refused
     ///   unless the approval [overrides protection](DestroyApproval::override_protection);
     /// - an approval bound to a preview ([`DestroyPlan::approve`]) is refused when a fresh
     ///   preview differs from the approved one (resources added, gone or replaced).
     ///
     /// A refusal is [`Error::DestroyRefused`], decided before `pulumi destroy` starts.
+    /// Extra arguments are refused ([`check_extra_args`]): no flag may change what the
+    /// approval covers.
     /// Processes: the tag check and the destroy (2); a bound approval adds the fresh
     /// preview, run alongside the tag check (3). An approval that overrides protection,
-    /// and an ephemeral stack's own, skip the tag check (1).
+    /// and an ephemeral stack's own, skip the tag check (1). An approval spelling the
+    /// stack otherwise than its handle adds one process per spelling to compare them, and
+    /// one for the handle.
     pub async fn destroy(
         &self,
         opts: DestroyOptions,
@@ -482,9 +491,19 @@ impl Stack {
             stack: self.name().to_owned(),
             reason,
         };
-        if !approval.names(self.name(), &self.fully_qualified_name()) {
+        let mut names = vec![approval.stack()];
+        names.extend(approval.previewed_stack());
+        let others = self.names_of_other_stacks(&names).await?;
+        if others.contains(&approval.stack()) {
             return Err(refuse(DestroyRefusal::WrongStack {
                 approved: approval.stack().to_owned(),
+            }));
+        }
+        if let Some(previewed) = approval.previewed_stack()
+            && others.contains(&previewed)
+        {
+            return Err(refuse(DestroyRefusal::PreviewOfAnotherStack {
+                previewed: previewed.to_owned(),
             }));
         }
         // The protection tag matters only to an approval that does not override it.
@@ -526,6 +545,81 @@ impl Stack {
             return Err(refuse(reason));
         }
         Ok(())
+    }
+
+    /// Which of `names` (an approval's) do not name this stack. A name spelled like the
+    /// handle's is this stack, and one whose stack, project or organization surely differ
+    /// is another, without a process; the others (one leaves the organization to the
+    /// backend) are compared by the fully qualified names the CLI resolves them to
+    /// (`stack --show-name -Q`: one process for the handle and one per such name, run at
+    /// once). A name the CLI cannot resolve (no such stack, a malformed name) names
+    /// another stack.
+    pub(crate) async fn names_of_other_stacks<'a>(
+        &self,
+        names: &[&'a str],
+    ) -> Result<Vec<&'a str>> {
+        let mut other = Vec::new();
+        let mut unsure = Vec::new();
+        for &n in names {
+            if crate::approval::spelled_alike(n, self.name()) {
+                continue;
+            }
+            if crate::workspace::validate_stack_name(n.trim()).is_err()
+                || crate::approval::surely_different(
+                    n,
+                    self.name(),
+                    self.workspace().project_name(),
+                )
+            {
+                other.push(n);
+            } else {
+                unsure.push(n);
+            }
+        }
+        if unsure.is_empty() {
+            return Ok(other);
+        }
+        let mine = self.resolved_name(self.name());
+        let theirs =
+            futures_util::future::join_all(unsure.iter().map(|n| self.resolved_name(n.trim())));
+        let (mine, theirs) = tokio::join!(mine, theirs);
+        let mine = mine?;
+        for (n, resolved) in unsure.into_iter().zip(theirs) {
+            match resolved {
+                Ok(fq) if fq == mine => {}
+                Ok(_) | Err(Error::StackNotFound { .. }) | Err(Error::CommandFailed { .. }) => {
+                    other.push(n)
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(other)
+    }
+
+    /// The fully qualified name (`org/project/stack`) the CLI resolves `name` to. One
+    /// process.
+    async fn resolved_name(&self, name: &str) -> Result<String> {
+        let out = self
+            .workspace()
+            .run(
+                Invocation::new([
+                    "stack",
+                    "--show-name",
+                    "--fully-qualify-stack-names",
+                    "--stack",
+                    name,
+                ])
+                .for_stack(name),
+            )
+            .await?;
+        let fq = out.stdout.trim();
+        if fq.split('/').count() != 3 || crate::workspace::validate_stack_name(fq).is_err() {
+            return Err(crate::workspace::parse_error(
+                &out,
+                format!("{fq:?} is not a fully qualified stack name"),
+            ));
+        }
+        Ok(fq.to_owned())
     }
 
     /// Adopts existing resources into the stack. One process.

@@ -91,7 +91,10 @@ pub struct CommonOptions {
     pub tracing_file: Option<PathBuf>,
     /// The user agent reported to the backend (`--exec-agent`).
     pub user_agent: Option<String>,
-    /// Flags not modelled yet, appended as given. Never put a secret here.
+    /// Flags not modelled yet, appended after every flag the crate sets. Each is checked
+    /// first ([`check_extra_args`](super::check_extra_args)): a flag the crate manages
+    /// (`--stack`, `--cwd`, `--yes`, …, in any spelling), a positional argument or `--`
+    /// is refused, and destroy takes none. Never put a secret here.
     pub extra_args: Vec<String>,
 }
 
@@ -218,6 +221,14 @@ impl CommonOptions {
         if let Some(a) = &self.user_agent {
             args.extend(["--exec-agent".into(), a.clone()]);
         }
+        Ok(())
+    }
+
+    /// Appends the extra arguments, after checking them against the flags the crate
+    /// manages for `pulumi <command>`. Called last, so that no flag the crate sets can be
+    /// taken as an extra argument's value.
+    pub(crate) fn push_extra_args(&self, command: &str, args: &mut Vec<String>) -> Result<()> {
+        super::argv::check_extra_args(command, &self.extra_args)?;
         args.extend(self.extra_args.iter().cloned());
         Ok(())
     }
@@ -310,7 +321,9 @@ macro_rules! common_setters {
                 self.common.user_agent = Some(a.into());
                 self
             }
-            /// Appends a flag not modelled yet. Never put a secret here.
+            /// Appends a flag not modelled yet; refused (before anything runs) when it is a
+            /// flag the crate manages, a positional argument or `--`
+            /// ([`check_extra_args`](crate::ops::check_extra_args)). Never put a secret here.
             pub fn extra_arg(mut self, a: impl Into<String>) -> Self {
                 self.common.extra_args.push(a.into());
                 self
@@ -386,7 +399,8 @@ mod tests {
             },
             tracing_file: Some("/t.trace".into()),
             user_agent: Some("agent/1".into()),
-            extra_args: vec!["--refresh".into()],
+            // Not appended here: each operation appends them last, checked.
+            extra_args: vec!["--suppress-outputs".into()],
             ..Default::default()
         };
         let mut args = Vec::new();
@@ -419,9 +433,21 @@ mod tests {
                 "--tracing=file:/t.trace",
                 "--exec-agent",
                 "agent/1",
-                "--refresh",
             ]
         );
+        let mut args = vec!["up".to_owned()];
+        o.push_extra_args("up", &mut args).unwrap();
+        assert_eq!(args, ["up", "--suppress-outputs"]);
+        let bad = CommonOptions {
+            extra_args: vec!["--suppress-outputs".into(), "--stack=prod".into()],
+            ..Default::default()
+        };
+        let mut args = Vec::new();
+        assert!(matches!(
+            bad.push_extra_args("up", &mut args),
+            Err(Error::InvalidInput { .. })
+        ));
+        assert!(args.is_empty(), "nothing is appended when one is refused");
     }
 
     #[test]

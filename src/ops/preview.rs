@@ -60,6 +60,7 @@ impl PreviewOptions {
             args.push(format!("--save-plan={}", p.display()));
         }
         super::push_event_log(&mut args, event_log);
+        self.common.push_extra_args("preview", &mut args)?;
         Ok(args)
     }
 }

@@ -78,6 +78,7 @@ impl UpOptions {
             args.push(format!("--plan={}", p.display()));
         }
         super::push_event_log(&mut args, event_log);
+        self.common.push_extra_args("up", &mut args)?;
         Ok(args)
     }
 }

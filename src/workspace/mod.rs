@@ -121,6 +121,20 @@ impl LocalWorkspaceBuilder {
                 ));
             }
         }
+        // The CLI reads any flag from PULUMI_OPTION_<FLAG> (`PULUMI_OPTION_FORCE=true` is
+        // `--force` on `stack rm`): an extra flag on every command, past every check.
+        if let Some((key, _)) = self
+            .env
+            .iter()
+            .find(|(k, v)| v.is_some() && k.starts_with("PULUMI_OPTION_"))
+        {
+            return Err(Error::invalid(
+                "environment variable",
+                format!(
+                    "{key:?}: the CLI reads it as a flag of every command; pass flags as options"
+                ),
+            ));
+        }
 
         let mut env = self.env.clone();
         if let Some(home) = &self.pulumi_home {
@@ -343,6 +357,11 @@ impl LocalWorkspace {
     }
 
     /// Runs a command in the program directory with the workspace's environment.
+    ///
+    /// A raw escape hatch, like [`PulumiCommand::run`]: the arguments go to the CLI as
+    /// given, outside the approval rules ([`Stack::destroy`], forced
+    /// [`remove_stack`](Self::remove_stack), [`Stack::import_stack`]) and every check of
+    /// names and extra arguments.
     pub async fn run(&self, inv: Invocation) -> Result<CommandOutput> {
         let inv = inv
             .cwd(self.inner.work_dir.clone())
@@ -374,25 +393,11 @@ impl LocalWorkspace {
         Ok(Stack::new(self.clone(), name.to_owned()))
     }
 
-    fn init_args(&self, name: &str) -> Vec<String> {
-        let mut args = vec![
-            "stack".into(),
-            "init".into(),
-            name.into(),
-            "--no-select".into(),
-        ];
-        if let Some(p) = &self.inner.secrets_provider {
-            args.push("--secrets-provider".into());
-            args.push(p.clone());
-        }
-        args
-    }
-
     /// Creates a stack; fails with [`Error::StackAlreadyExists`] if it exists. One process.
     pub async fn create_stack(&self, name: &str) -> Result<Stack> {
         let stack = self.stack_handle(name)?;
-        self.run(Invocation::new(self.init_args(name)).for_stack(name))
-            .await?;
+        let args = init_args(name, self.inner.secrets_provider.as_deref())?;
+        self.run(Invocation::new(args).for_stack(name)).await?;
         Ok(stack)
     }
 
@@ -424,16 +429,11 @@ impl LocalWorkspace {
     /// its approval like [`Stack::destroy`] does (the name without a process, then the
     /// protection tag: one more).
     pub async fn remove_stack(&self, name: &str, opts: RemoveOptions) -> Result<()> {
-        validate_stack_name(name)?;
-        let mut args = vec!["stack".to_owned(), "rm".into(), name.into(), "--yes".into()];
+        let args = remove_args(name, &opts)?;
         if let Some(approval) = &opts.force {
             self.stack_handle(name)?
                 .check_removal_approval(approval)
                 .await?;
-            args.push("--force".into());
-        }
-        if opts.preserve_config {
-            args.push("--preserve-config".into());
         }
         self.run(Invocation::new(args).for_stack(name))
             .await
@@ -442,10 +442,9 @@ impl LocalWorkspace {
 
     /// Renames a stack; returns the handle under its new name. One process.
     pub async fn rename_stack(&self, name: &str, new_name: &str) -> Result<Stack> {
-        validate_stack_name(name)?;
+        let args = rename_args(name, new_name)?;
         let new = self.stack_handle(new_name)?;
-        self.run(Invocation::new(["stack", "rename", new_name, "--stack", name]).for_stack(name))
-            .await?;
+        self.run(Invocation::new(args).for_stack(name)).await?;
         Ok(new)
     }
 
@@ -462,7 +461,9 @@ impl LocalWorkspace {
         model::parse_whoami(&out.stdout).map_err(|e| parse_error(&out, e))
     }
 
-    /// Installs a plugin (`kind` is `resource`, `language`, …). One process.
+    /// Installs a plugin (`kind` is `resource`, `language`, `analyzer`, `converter` or
+    /// `tool`; `name` by Pulumi's rule for plugin names; `version` a version, `1.2.3` or
+    /// `v1.2.3`). One process.
     pub async fn install_plugin(
         &self,
         kind: &str,
@@ -470,10 +471,7 @@ impl LocalWorkspace {
         version: &str,
         server: Option<&str>,
     ) -> Result<()> {
-        let mut args = vec!["plugin", "install", kind, name, version];
-        if let Some(s) = server {
-            args.extend(["--server", s]);
-        }
+        let args = plugin_install_args(kind, name, version, server, None)?;
         self.run(Invocation::new(args)).await.map(drop)
     }
 
@@ -492,21 +490,17 @@ impl LocalWorkspace {
                 format!("{} does not exist", file.display()),
             ));
         }
-        let file = file.display().to_string();
-        self.run(Invocation::new([
-            "plugin", "install", kind, name, version, "--file", &file,
-        ]))
-        .await
-        .map(drop)
+        let file = crate::ops::absolute("plugin file", file)?;
+        let args = plugin_install_args(kind, name, version, None, Some(&file))?;
+        self.run(Invocation::new(args)).await.map(drop)
     }
 
-    /// Removes a plugin (all versions when `version` is `None`). One process.
+    /// Removes a plugin: one kind and name, all its versions when `version` is `None`, else
+    /// the versions matching `version` (a version or a range such as `>=1.0.0 <2.0.0`).
+    /// Never more: kind, name and version are checked, and go to the CLI as positional
+    /// arguments only. One process.
     pub async fn remove_plugin(&self, kind: &str, name: &str, version: Option<&str>) -> Result<()> {
-        let mut args = vec!["plugin", "rm", kind, name];
-        if let Some(v) = version {
-            args.push(v);
-        }
-        args.push("--yes");
+        let args = plugin_remove_args(kind, name, version)?;
         self.run(Invocation::new(args)).await.map(drop)
     }
 
@@ -543,6 +537,165 @@ impl LocalWorkspace {
         validate_stack_name(stack)?;
         settings::write_stack_settings(&self.inner.work_dir, stack, s).await
     }
+}
+
+/// Checks a value that goes to the CLI attached to its flag (`--flag=value`).
+fn check_flag_value(what: &str, v: &str) -> Result<()> {
+    if v.is_empty() || v.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            what,
+            format!("{v:?}: must be non-empty, with no control characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// The argv of `stack init`: the name after `--`, so that nothing can make it a flag.
+fn init_args(name: &str, secrets_provider: Option<&str>) -> Result<Vec<String>> {
+    validate_stack_name(name)?;
+    let mut args = vec!["stack".to_owned(), "init".into(), "--no-select".into()];
+    if let Some(p) = secrets_provider {
+        check_flag_value("secrets provider", p)?;
+        args.push(format!("--secrets-provider={p}"));
+    }
+    args.extend(["--".into(), name.into()]);
+    Ok(args)
+}
+
+/// The argv of `stack rm` (it takes no extra arguments, and the name goes after `--`).
+fn remove_args(name: &str, opts: &RemoveOptions) -> Result<Vec<String>> {
+    validate_stack_name(name)?;
+    let mut args = vec!["stack".to_owned(), "rm".into(), "--yes".into()];
+    if opts.force.is_some() {
+        args.push("--force".into());
+    }
+    if opts.preserve_config {
+        args.push("--preserve-config".into());
+    }
+    args.extend(["--".into(), name.into()]);
+    Ok(args)
+}
+
+/// The argv of `stack rename`: the new name after `--`.
+fn rename_args(name: &str, new_name: &str) -> Result<Vec<String>> {
+    validate_stack_name(name)?;
+    validate_stack_name(new_name)?;
+    Ok(vec![
+        "stack".into(),
+        "rename".into(),
+        format!("--stack={name}"),
+        "--".into(),
+        new_name.into(),
+    ])
+}
+
+/// The plugin kinds of the pinned CLI (`apitype.IsPluginKind`).
+const PLUGIN_KINDS: [&str; 5] = ["analyzer", "language", "resource", "converter", "tool"];
+
+/// Checks a plugin kind and name: the kind one of [`PLUGIN_KINDS`]; the name by Pulumi's
+/// rule (`[source/][publisher/]name`, each part `[A-Za-z0-9-][A-Za-z0-9-_.]*[A-Za-z0-9]`),
+/// and no part beginning with `-`.
+fn check_plugin(kind: &str, name: &str) -> Result<()> {
+    if !PLUGIN_KINDS.contains(&kind) {
+        return Err(Error::invalid(
+            "plugin kind",
+            format!("{kind:?}: expected one of {}", PLUGIN_KINDS.join(", ")),
+        ));
+    }
+    let parts: Vec<&str> = name.split('/').collect();
+    let part_ok = |p: &str| {
+        let b = p.as_bytes();
+        b.len() >= 2
+            && (b[0].is_ascii_alphanumeric())
+            && b[b.len() - 1].is_ascii_alphanumeric()
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+    };
+    if parts.len() > 3 || !parts.iter().all(|p| part_ok(p)) {
+        return Err(Error::invalid(
+            "plugin name",
+            format!(
+                "{name:?}: expected `name`, `publisher/name` or `source/publisher/name`, each \
+                 part letters, digits, `-`, `_` or `.`, beginning and ending with a letter or digit"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a plugin version: `1.2.3` or `v1.2.3` (semver, with pre-release and build).
+fn check_plugin_version(version: &str) -> Result<()> {
+    let v = version.strip_prefix('v').unwrap_or(version);
+    semver::Version::parse(v)
+        .map(drop)
+        .map_err(|e| Error::invalid("plugin version", format!("{version:?}: {e}")))
+}
+
+/// Checks a plugin version range as `plugin rm` takes it: versions, each optionally
+/// preceded by a comparison (`>=1.0.0 <2.0.0`), alternatives joined by `||`.
+fn check_plugin_version_range(range: &str) -> Result<()> {
+    let bad = || {
+        Error::invalid(
+            "plugin version",
+            format!("{range:?}: expected a version or a range such as `>=1.0.0 <2.0.0`"),
+        )
+    };
+    if range.trim().is_empty() || range.chars().any(char::is_control) {
+        return Err(bad());
+    }
+    for alternative in range.split("||") {
+        let mut any = false;
+        for comparator in alternative.split_whitespace() {
+            let v = comparator.trim_start_matches(['<', '>', '=', '!']);
+            check_plugin_version(v).map_err(|_| bad())?;
+            any = true;
+        }
+        if !any {
+            return Err(bad());
+        }
+    }
+    Ok(())
+}
+
+/// The argv of `plugin install`: kind, name and version after `--`.
+fn plugin_install_args(
+    kind: &str,
+    name: &str,
+    version: &str,
+    server: Option<&str>,
+    file: Option<&Path>,
+) -> Result<Vec<String>> {
+    check_plugin(kind, name)?;
+    check_plugin_version(version)?;
+    let mut args = vec!["plugin".to_owned(), "install".into()];
+    if let Some(s) = server {
+        check_flag_value("plugin server", s)?;
+        args.push(format!("--server={s}"));
+    }
+    if let Some(f) = file {
+        args.push(format!("--file={}", f.display()));
+    }
+    args.extend(["--".into(), kind.into(), name.into(), version.into()]);
+    Ok(args)
+}
+
+/// The argv of `plugin rm`: kind, name and version after `--` (a name `-a` would be
+/// `--all` otherwise).
+fn plugin_remove_args(kind: &str, name: &str, version: Option<&str>) -> Result<Vec<String>> {
+    check_plugin(kind, name)?;
+    let mut args = vec![
+        "plugin".to_owned(),
+        "rm".into(),
+        "--yes".into(),
+        "--".into(),
+        kind.into(),
+        name.into(),
+    ];
+    if let Some(v) = version {
+        check_plugin_version_range(v)?;
+        args.push(v.into());
+    }
+    Ok(args)
 }
 
 /// The byte range of the password in a URL's userinfo (`scheme://user:password@host/…`).
@@ -604,6 +757,152 @@ pub(crate) fn parse_error(out: &CommandOutput, e: impl std::fmt::Display) -> Err
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stack_and_plugin_argv_put_user_input_after_the_flags() {
+        assert_eq!(
+            init_args("dev", Some("passphrase")).unwrap(),
+            [
+                "stack",
+                "init",
+                "--no-select",
+                "--secrets-provider=passphrase",
+                "--",
+                "dev"
+            ]
+        );
+        let forced = RemoveOptions::default()
+            .force(crate::DestroyApproval::for_stack("dev"))
+            .preserve_config(true);
+        assert_eq!(
+            remove_args("dev", &forced).unwrap(),
+            [
+                "stack",
+                "rm",
+                "--yes",
+                "--force",
+                "--preserve-config",
+                "--",
+                "dev"
+            ]
+        );
+        assert_eq!(
+            rename_args("organization/p/a", "b").unwrap(),
+            ["stack", "rename", "--stack=organization/p/a", "--", "b"]
+        );
+        assert_eq!(
+            plugin_install_args(
+                "resource",
+                "files",
+                "v1.2.3",
+                Some("https://example.com/x"),
+                None
+            )
+            .unwrap(),
+            [
+                "plugin",
+                "install",
+                "--server=https://example.com/x",
+                "--",
+                "resource",
+                "files",
+                "v1.2.3"
+            ]
+        );
+        assert_eq!(
+            plugin_install_args("resource", "files", "1.0.0", None, Some(Path::new("/b"))).unwrap(),
+            [
+                "plugin",
+                "install",
+                "--file=/b",
+                "--",
+                "resource",
+                "files",
+                "1.0.0"
+            ]
+        );
+        assert_eq!(
+            plugin_remove_args("resource", "files", Some(">=1.0.0 <2.0.0")).unwrap(),
+            [
+                "plugin",
+                "rm",
+                "--yes",
+                "--",
+                "resource",
+                "files",
+                ">=1.0.0 <2.0.0"
+            ]
+        );
+        assert_eq!(
+            plugin_remove_args("tool", "pulumi/neo", None).unwrap(),
+            ["plugin", "rm", "--yes", "--", "tool", "pulumi/neo"]
+        );
+    }
+
+    #[test]
+    fn flag_like_stack_and_plugin_inputs_are_refused() {
+        let invalid = |r: Result<Vec<String>>| matches!(r, Err(Error::InvalidInput { .. }));
+        for name in ["--force", "-", "--help", "../x", ""] {
+            assert!(invalid(init_args(name, None)), "{name:?}");
+            assert!(
+                invalid(remove_args(name, &RemoveOptions::default())),
+                "{name:?}"
+            );
+            assert!(invalid(rename_args("dev", name)), "{name:?}");
+            assert!(invalid(rename_args(name, "dev")), "{name:?}");
+        }
+        assert!(invalid(init_args("dev", Some("--x\n"))));
+        assert!(invalid(init_args("dev", Some(""))));
+        for kind in ["-a", "--all", "resources", "", "Resource"] {
+            assert!(invalid(plugin_remove_args(kind, "files", None)), "{kind:?}");
+            assert!(invalid(plugin_install_args(
+                kind, "files", "1.0.0", None, None
+            )));
+        }
+        for name in [
+            "-a", "--all", "a", "", "x/-a", "a/b/c/d", "a b", "files-", "files\n",
+        ] {
+            assert!(
+                invalid(plugin_remove_args("resource", name, None)),
+                "{name:?}"
+            );
+            assert!(
+                invalid(plugin_install_args("resource", name, "1.0.0", None, None)),
+                "{name:?}"
+            );
+        }
+        for v in ["-a", "--yes", "", "1", "latest", "1.0.0\n", "v"] {
+            assert!(
+                invalid(plugin_install_args("resource", "files", v, None, None)),
+                "{v:?}"
+            );
+        }
+        for v in ["-a", "--yes", "", " ", "||", ">=", "1.0.0 ||", "x"] {
+            assert!(
+                invalid(plugin_remove_args("resource", "files", Some(v))),
+                "{v:?}"
+            );
+        }
+        for v in [
+            "1.0.0",
+            "v1.0.0",
+            ">=1.0.0",
+            "<2.0.0 >1.0.0",
+            "1.0.0 || >=3.0.0-alpha.1",
+        ] {
+            assert!(
+                plugin_remove_args("resource", "files", Some(v)).is_ok(),
+                "{v:?}"
+            );
+        }
+        assert!(invalid(plugin_install_args(
+            "resource",
+            "files",
+            "1.0.0",
+            Some("-x\u{7}"),
+            None
+        )));
+    }
 
     #[test]
     fn url_password_is_found_and_redacted() {

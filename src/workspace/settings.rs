@@ -2073,7 +2073,9 @@ futureStackKey:
         .unwrap();
         let expected = dir.path().join("stacks").join("Pulumi.prod.yaml");
         assert_eq!(
-            stack_settings_path(dir.path(), "o/web/prod").await.unwrap(),
+            stack_settings_path(dir.path(), "org/web/prod")
+                .await
+                .unwrap(),
             expected
         );
         let mut s = StackSettings::default();
