@@ -49,7 +49,7 @@ use crate::error::{Error, Result};
 use crate::ops::{DestroyOptions, UpOptions, UpResult};
 use crate::secret::Secret;
 use crate::stack::{ConfigKey, ConfigSetValue, Stack};
-use crate::workspace::{LocalWorkspace, LocalWorkspaceBuilder, redact_url_password};
+use crate::workspace::{LocalWorkspace, LocalWorkspaceBuilder, redact_url};
 
 /// The stack tag that marks an ephemeral stack; its value is an [`EphemeralTag`] as JSON.
 pub const EPHEMERAL_TAG: &str = "pulumi-auto:ephemeral";
@@ -298,10 +298,7 @@ impl std::fmt::Debug for EphemeralStackBuilder {
                     .map(|(k, _)| k.as_str())
                     .collect::<Vec<_>>(),
             )
-            .field(
-                "backend_url",
-                &self.backend_url.as_deref().map(redact_url_password),
-            )
+            .field("backend_url", &self.backend_url.as_deref().map(redact_url))
             .field("pulumi_home", &self.pulumi_home)
             .field("run_id", &self.run_id)
             .field("ledger_dir", &self.ledger_dir)
@@ -533,7 +530,7 @@ impl std::fmt::Debug for LedgerEntry {
         f.debug_struct("LedgerEntry")
             .field("stack", &self.stack)
             .field("program_dir", &self.program_dir)
-            .field("backend_url", &redact_url_password(&self.backend_url))
+            .field("backend_url", &redact_url(&self.backend_url))
             .field("pulumi_home", &self.pulumi_home)
             .field("temp_dir", &self.temp_dir)
             .field("isolated", &self.isolated)
@@ -614,7 +611,7 @@ impl std::fmt::Debug for EphemeralStack {
             Some(l) => f
                 .debug_struct("EphemeralStack")
                 .field("stack", &l.entry.stack)
-                .field("backend_url", &redact_url_password(&l.entry.backend_url))
+                .field("backend_url", &redact_url(&l.entry.backend_url))
                 .field("temp_dir", &l.entry.temp_dir)
                 .finish(),
             None => f.write_str("EphemeralStack(torn down)"),
@@ -727,7 +724,7 @@ fn keep(live: Live) -> TeardownOutcome {
     set_live(&live.entry.stack, false);
     tracing::warn!(
         stack = %live.entry.stack,
-        backend = %redact_url_password(&live.entry.backend_url),
+        backend = %redact_url(&live.entry.backend_url),
         ledger = %live.ledger_file.display(),
         "keeping ephemeral stack"
     );
