@@ -216,6 +216,9 @@ async fn run_engine(
     }
 
     let ws = stack.workspace().clone();
+    // The stack's settings may be written until the engine starts (config given to the
+    // operation, a secrets provider set up): held until the first engine event.
+    let (inv, mut settings_lock) = ws.lock_settings(inv).await?;
     let command = async {
         let out = ws.run_unchecked(inv).await;
         log.process_exited();
@@ -226,6 +229,7 @@ async fn run_engine(
         while let Some(item) = stream.next().await {
             match item {
                 Ok(ev) => {
+                    settings_lock.engine_started();
                     observed.observe(&ev);
                     if let Some(cb) = &control.on_event {
                         cb(&ev);
@@ -243,6 +247,7 @@ async fn run_engine(
         observed
     };
     let (out, observed) = tokio::join!(command, reader);
+    drop(settings_lock);
     Ok((out?, observed))
 }
 

@@ -22,6 +22,7 @@
 //! # Ok(()) }
 //! ```
 
+pub(crate) mod lock;
 pub mod settings;
 mod url;
 mod validate;
@@ -365,15 +366,28 @@ impl LocalWorkspace {
         self.inner.env.keys().map(String::as_str).collect()
     }
 
-    /// Runs a command in the program directory with the workspace's environment.
+    /// Runs a command in the program directory with the workspace's environment. A
+    /// command that may write a stack's or the project's settings file (`config …`,
+    /// `stack init`/`rm`/`rename`, an engine operation, …) holds that file's lock, within
+    /// this process and across processes (see the README's "Concurrent config writes").
     pub async fn run(&self, inv: Invocation) -> Result<CommandOutput> {
+        let (inv, _settings_lock) = self.lock_settings(inv).await?;
         let inv = inv
             .cwd(self.inner.work_dir.clone())
             .redact(self.inner.redact.clone());
         self.inner.pulumi.run_with_env(&self.inner.env, inv).await
     }
 
-    /// Like [`run`](Self::run), whatever the exit code (the caller classifies).
+    /// Takes the lock of every settings file `inv` may write (none for most commands).
+    pub(crate) async fn lock_settings(
+        &self,
+        inv: Invocation,
+    ) -> Result<(Invocation, lock::SettingsLock)> {
+        lock::for_invocation(&self.inner.work_dir, inv).await
+    }
+
+    /// Like [`run`](Self::run), whatever the exit code (the caller classifies), and
+    /// without taking the settings lock: the caller holds it ([`Self::lock_settings`]).
     pub(crate) async fn run_unchecked(&self, inv: Invocation) -> Result<CommandOutput> {
         let inv = inv
             .cwd(self.inner.work_dir.clone())

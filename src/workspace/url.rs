@@ -89,8 +89,8 @@ fn secret_ranges(url: &str) -> Vec<Range<usize>> {
     ranges
 }
 
-/// `url` with its secret parts (see the [module docs](self)) replaced by [`REDACTED`];
-/// a URL without any is returned unchanged.
+/// `url` with its secret parts (the userinfo's password, password-like query parameters)
+/// replaced by [`REDACTED`]; a URL without any is returned unchanged.
 pub fn redact_url(url: &str) -> String {
     let mut out = String::with_capacity(url.len());
     let mut last = 0;
