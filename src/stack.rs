@@ -3,7 +3,9 @@
 //! Every command a `Stack` runs names its stack with `--stack`: nothing depends on the
 //! CLI's "currently selected" stack, so stacks of one workspace can be driven at the same
 //! time from one process. The operations (up, preview, refresh, destroy, import) live in
-//! [`crate::ops`].
+//! [`crate::ops`]. Commands that write the stack's `Pulumi.<stack>.yaml` (config set,
+//! set-all, rm, refresh) hold its settings lock, so concurrent writers, in this process
+//! or another, never lose each other's keys (see [`LocalWorkspace::run`]).
 //!
 //! ```no_run
 //! # async fn demo(stack: pulumi_auto::Stack) -> pulumi_auto::Result<()> {

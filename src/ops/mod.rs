@@ -219,6 +219,9 @@ async fn run_engine(
     }
 
     let ws = stack.workspace().clone();
+    // The stack's settings may be written until the engine starts (config given to the
+    // operation, a secrets provider set up): held until the first engine event.
+    let (inv, mut settings_lock) = ws.lock_settings(inv).await?;
     let command = async {
         let out = ws.run_unchecked(inv).await;
         log.process_exited();
@@ -229,6 +232,7 @@ async fn run_engine(
         while let Some(item) = stream.next().await {
             match item {
                 Ok(ev) => {
+                    settings_lock.engine_started();
                     observed.observe(&ev);
                     if let Some(cb) = &control.on_event {
                         cb(&ev);
@@ -246,6 +250,7 @@ async fn run_engine(
         observed
     };
     let (out, observed) = tokio::join!(command, reader);
+    drop(settings_lock);
     Ok((out?, observed))
 }
 
@@ -258,42 +263,61 @@ fn engine_error(stack: &Stack, out: &CommandOutput, observed: &Observed) -> Erro
         };
     }
     let error = crate::error::classify(failure, Some(stack.name()));
-    match error {
-        Error::CommandFailed { failure }
-            if !observed.errors.is_empty() || !observed.violations.is_empty() =>
-        {
-            // The engine's own diagnostics say what failed: the program, or resources.
-            let text = observed.errors.join("\n");
-            if text.contains("SyntaxError:") || text.contains("IndentationError:") {
-                return Error::CompilationFailed { failure };
-            }
-            if let Some(message) = crate::error::program_failure_message(&text) {
-                return Error::ProgramFailed { message, failure };
-            }
-            if !observed.violations.is_empty() {
-                return Error::PolicyViolations {
-                    violations: observed.violations.clone(),
-                    failure,
-                };
-            }
-            if !observed.failed_resources.is_empty() {
-                let redact = stack.workspace().redactions();
-                let messages = observed
-                    .errors
-                    .iter()
-                    .filter(|m| m.trim() != "update failed")
-                    .map(|m| crate::secret::redact(m, redact))
-                    .collect();
-                return Error::ResourcesFailed {
-                    resources: observed.failed_resources.clone(),
-                    messages,
-                    failure,
-                };
-            }
-            Error::CommandFailed { failure }
-        }
-        other => other,
+    // A program failure found in the text output is read again from the events: the
+    // text of `preview --json` is JSON, where the classifier cannot find the message.
+    let (failure, from_text) = match error {
+        Error::CommandFailed { failure } => (failure, None),
+        Error::ProgramFailed { message, failure } => (failure, Some(message)),
+        other => return other,
+    };
+    let unexplained = |failure| match &from_text {
+        Some(message) => Error::ProgramFailed {
+            message: message.clone(),
+            failure,
+        },
+        None => Error::CommandFailed { failure },
+    };
+    if observed.errors.is_empty() && observed.violations.is_empty() {
+        return unexplained(failure);
     }
+    // The engine's own diagnostics say what failed: the program, or resources. They are
+    // the CLI's output too, so the workspace's secrets are redacted.
+    let redact = stack.workspace().redactions();
+    let text = crate::secret::redact(&observed.errors.join("\n"), redact);
+    if text.contains("SyntaxError:") || text.contains("IndentationError:") {
+        return Error::CompilationFailed { failure };
+    }
+    if let Some(message) = crate::error::program_failure_message(&text) {
+        return Error::ProgramFailed { message, failure };
+    }
+    if !observed.violations.is_empty() {
+        let violations = observed
+            .violations
+            .iter()
+            .map(|v| crate::error::PolicyViolation {
+                message: crate::secret::redact(&v.message, redact),
+                ..v.clone()
+            })
+            .collect();
+        return Error::PolicyViolations {
+            violations,
+            failure,
+        };
+    }
+    if !observed.failed_resources.is_empty() {
+        let messages = observed
+            .errors
+            .iter()
+            .filter(|m| m.trim() != "update failed")
+            .map(|m| crate::secret::redact(m, redact))
+            .collect();
+        return Error::ResourcesFailed {
+            resources: observed.failed_resources.clone(),
+            messages,
+            failure,
+        };
+    }
+    unexplained(failure)
 }
 
 impl Stack {

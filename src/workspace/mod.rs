@@ -22,13 +22,17 @@
 //! # Ok(()) }
 //! ```
 
+pub(crate) mod lock;
 pub mod settings;
+mod url;
 mod validate;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub(crate) use url::url_secrets;
+pub use url::{redact_url, url_has_credentials};
 pub use validate::{
     MAX_NAME_LEN, validate_config_key, validate_project_name, validate_stack_name,
     validate_tag_name,
@@ -44,7 +48,11 @@ use crate::stack::Stack;
 pub const DEFAULT_STATE_DIR: &str = ".pulumi-state";
 
 /// Builds a [`LocalWorkspace`]. Nothing is checked or run until [`build`](Self::build).
-#[derive(Debug, Clone)]
+///
+/// Its `Debug` shows no secret: the backend URL's password and password-like query
+/// parameters as `[secret]`, the passphrase as `[secret]`, and the names of the
+/// environment variables without their values.
+#[derive(Clone)]
 #[must_use]
 pub struct LocalWorkspaceBuilder {
     work_dir: PathBuf,
@@ -55,6 +63,24 @@ pub struct LocalWorkspaceBuilder {
     env: BTreeMap<String, Option<String>>,
     pulumi: Option<PulumiCommand>,
     pulumi_path: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for LocalWorkspaceBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalWorkspaceBuilder")
+            .field("work_dir", &self.work_dir)
+            .field("pulumi_home", &self.pulumi_home)
+            .field("backend_url", &self.backend_url.as_deref().map(redact_url))
+            .field("passphrase", &self.passphrase)
+            .field(
+                "secrets_provider",
+                &self.secrets_provider.as_deref().map(redact_url),
+            )
+            .field("env", &self.env.keys().collect::<Vec<_>>())
+            .field("pulumi", &self.pulumi)
+            .field("pulumi_path", &self.pulumi_path)
+            .finish()
+    }
 }
 
 impl LocalWorkspaceBuilder {
@@ -167,7 +193,7 @@ impl LocalWorkspaceBuilder {
             if url.is_empty() || url.chars().any(char::is_control) {
                 return Err(Error::invalid(
                     "backend URL",
-                    format!("{:?}", redact_url_password(url)),
+                    format!("{:?}", redact_url(url)),
                 ));
             }
             if let Some(dir) = url.strip_prefix("file://") {
@@ -175,7 +201,10 @@ impl LocalWorkspaceBuilder {
                 if !dir.starts_with('/') && !dir.starts_with('~') {
                     return Err(Error::invalid(
                         "backend URL",
-                        format!("{url:?}: a file backend needs an absolute path (file:///abs/dir)"),
+                        format!(
+                            "{:?}: a file backend needs an absolute path (file:///abs/dir)",
+                            redact_url(url)
+                        ),
                     ));
                 }
                 if dir.starts_with('/') {
@@ -187,15 +216,10 @@ impl LocalWorkspaceBuilder {
             env.insert("PULUMI_BACKEND_URL".into(), Some(url.clone()));
         }
 
-        let mut redact = Vec::new();
-        // A backend URL's password (postgres://user:password@…) travels only in the
-        // environment; the CLI may quote the URL in its errors, so it is redacted there too.
-        if let Some(password) = backend_url.as_deref().and_then(url_password) {
-            redact.push(Secret::new(password));
-            if let Some(decoded) = percent_decode(password).filter(|d| d != password) {
-                redact.push(Secret::new(decoded));
-            }
-        }
+        // A backend URL's password (postgres://user:password@…, ?password=…) travels only
+        // in the environment; the CLI may quote the URL in its errors, so it is redacted
+        // there too, as written and decoded.
+        let mut redact = backend_url.as_deref().map(url_secrets).unwrap_or_default();
         if let Some(p) = &self.passphrase {
             env.insert(
                 "PULUMI_CONFIG_PASSPHRASE".into(),
@@ -246,7 +270,7 @@ impl std::fmt::Debug for LocalWorkspace {
             .field("project", &self.inner.project_name)
             .field(
                 "backend_url",
-                &self.inner.backend_url.as_deref().map(redact_url_password),
+                &self.inner.backend_url.as_deref().map(redact_url),
             )
             .field("env", &self.inner.env.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
@@ -362,14 +386,28 @@ impl LocalWorkspace {
     /// given, outside the approval rules ([`Stack::destroy`], forced
     /// [`remove_stack`](Self::remove_stack), [`Stack::import_stack`]) and every check of
     /// names and extra arguments.
+    ///
+    /// A command that may write a stack's or the project's settings file (`config …`,
+    /// `stack init`/`rm`/`rename`, an engine operation, …) holds that file's lock, within
+    /// this process and across processes (see the README's "Concurrent config writes").
     pub async fn run(&self, inv: Invocation) -> Result<CommandOutput> {
+        let (inv, _settings_lock) = self.lock_settings(inv).await?;
         let inv = inv
             .cwd(self.inner.work_dir.clone())
             .redact(self.inner.redact.clone());
         self.inner.pulumi.run_with_env(&self.inner.env, inv).await
     }
 
-    /// Like [`run`](Self::run), whatever the exit code (the caller classifies).
+    /// Takes the lock of every settings file `inv` may write (none for most commands).
+    pub(crate) async fn lock_settings(
+        &self,
+        inv: Invocation,
+    ) -> Result<(Invocation, lock::SettingsLock)> {
+        lock::for_invocation(&self.inner.work_dir, inv).await
+    }
+
+    /// Like [`run`](Self::run), whatever the exit code (the caller classifies), and
+    /// without taking the settings lock: the caller holds it ([`Self::lock_settings`]).
     pub(crate) async fn run_unchecked(&self, inv: Invocation) -> Result<CommandOutput> {
         let inv = inv
             .cwd(self.inner.work_dir.clone())
@@ -698,54 +736,6 @@ fn plugin_remove_args(kind: &str, name: &str, version: Option<&str>) -> Result<V
     Ok(args)
 }
 
-/// The byte range of the password in a URL's userinfo (`scheme://user:password@host/…`).
-fn url_password_range(url: &str) -> Option<std::ops::Range<usize>> {
-    let start = url.find("://")? + 3;
-    let rest = &url[start..];
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-    let userinfo = &authority[..authority.rfind('@')?];
-    let colon = userinfo.find(':')?;
-    let range = start + colon + 1..start + userinfo.len();
-    (!range.is_empty()).then_some(range)
-}
-
-/// The password in a URL's userinfo, as written (percent-encoded if it was).
-fn url_password(url: &str) -> Option<&str> {
-    url_password_range(url).map(|r| &url[r])
-}
-
-/// The URL with the password of its userinfo replaced by [`REDACTED`](crate::secret::REDACTED);
-/// any other URL unchanged.
-pub(crate) fn redact_url_password(url: &str) -> String {
-    match url_password_range(url) {
-        Some(r) => format!(
-            "{}{}{}",
-            &url[..r.start],
-            crate::secret::REDACTED,
-            &url[r.end..]
-        ),
-        None => url.to_owned(),
-    }
-}
-
-/// `%XX` escapes decoded; `None` if an escape is malformed or the result is not UTF-8.
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 /// A parse failure of a command's output as an [`Error::Parse`].
 pub(crate) fn parse_error(out: &CommandOutput, e: impl std::fmt::Display) -> Error {
     Error::Parse {
@@ -904,36 +894,6 @@ mod tests {
         )));
     }
 
-    #[test]
-    fn url_password_is_found_and_redacted() {
-        let url = "postgres://user:s3cr%40t@127.0.0.1:5432/db?sslmode=disable&table=t";
-        assert_eq!(url_password(url), Some("s3cr%40t"));
-        assert_eq!(percent_decode("s3cr%40t").as_deref(), Some("s3cr@t"));
-        assert_eq!(
-            redact_url_password(url),
-            "postgres://user:[secret]@127.0.0.1:5432/db?sslmode=disable&table=t"
-        );
-        // An '@' in the password itself (unescaped): the last '@' ends the userinfo.
-        assert_eq!(
-            redact_url_password("postgres://u:p@ss@h/db"),
-            "postgres://u:[secret]@h/db"
-        );
-        // No password, no userinfo, an '@' or ':' only after the authority: unchanged.
-        for url in [
-            "postgres://user@host/db",
-            "postgres://user:@host/db",
-            "file:///tmp/state",
-            "s3://bucket/prefix?endpoint=http://a:b@c",
-            "https://api.pulumi.com",
-            "postgres://",
-        ] {
-            assert_eq!(url_password(url), None, "{url}");
-            assert_eq!(redact_url_password(url), url);
-        }
-        assert_eq!(percent_decode("bad%4"), None);
-        assert_eq!(percent_decode("bad%zz"), None);
-    }
-
     #[tokio::test]
     async fn debug_and_errors_do_not_show_the_backend_password() {
         let dir = tempfile::tempdir().unwrap();
@@ -956,6 +916,12 @@ mod tests {
                 "hunter2-pw",
             ),
             ("postgres://me:hunter2%2Dpw@127.0.0.1:1/db", "hunter2%2Dpw"),
+            ("postgres://me:hunter2/pw@127.0.0.1:1/db", "hunter2/pw"),
+            ("postgres://me:p?hunter2#x@127.0.0.1:1/db", "p?hunter2#x"),
+            (
+                "postgres://me:hunter2%2Fpw@127.0.0.1:1/db?password=hunter2-q",
+                "hunter2%2Fpw",
+            ),
         ] {
             let ws = LocalWorkspace::builder(dir.path())
                 .backend_url(url)
@@ -979,6 +945,15 @@ mod tests {
             assert!(text.contains("unable to open bucket"), "{text}");
             assert!(!text.contains("hunter2"), "{text}");
         }
+
+        // The builder's Debug: no password, no passphrase, no environment value.
+        let builder = LocalWorkspace::builder(dir.path())
+            .backend_url("postgres://me:hunter2-pw@h/db?password=hunter2-q")
+            .passphrase(Secret::new("hunter2-passphrase"))
+            .env("AWS_SECRET_ACCESS_KEY", "hunter2-env");
+        let debug = format!("{builder:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("AWS_SECRET_ACCESS_KEY"), "{debug}");
 
         let err = LocalWorkspace::builder(dir.path())
             .backend_url("postgres://me:hunter2-pw@host/db\n")

@@ -16,7 +16,11 @@ Exit codes:
 Secrets: `--secret KEY` values are read from standard input, one line per key in the
 order given, or asked for without echo on a terminal; they never go on a command line.
 The passphrase comes from PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE, read
-by pulumi), or from the first line of standard input with --passphrase-stdin.
+by pulumi), or from the first line of standard input with --passphrase-stdin. Every line
+the tool prints has these values masked, so a secret must be empty or at least 3 bytes
+long. A backend URL with a password (user:password@host, ?password=...) goes in
+PULUMI_BACKEND_URL, never in --backend: a command line is visible to every user of the
+machine.
 
 Output: results on stdout, progress and messages on stderr (a live bar on a terminal,
 plain lines otherwise). With --json, stdout carries one JSON object per line: the engine
@@ -47,6 +51,8 @@ pub struct Global {
 
     /// The backend URL (file:///abs/dir, s3://…, https://api.pulumi.com, …). Default:
     /// PULUMI_BACKEND_URL, else the backend of Pulumi.yaml, else <work dir>/.pulumi-state.
+    /// A URL with a password (user:password@, ?password=…) is refused here: give it in
+    /// PULUMI_BACKEND_URL, which no other user of the machine can read.
     #[arg(long, global = true, value_name = "URL")]
     pub backend: Option<String>,
 

@@ -40,6 +40,7 @@ pub async fn run(
     ui: Ui,
     ints: Interrupts,
 ) -> Result<Fields, Failure> {
+    check_backend_flag(global.backend.as_deref())?;
     let mut ctx = Ctx { global, ui, ints };
     match command {
         Command::Up(a) => ctx.up(a).await,
@@ -51,6 +52,35 @@ pub async fn run(
         Command::Config(ConfigCommand::Get(a)) => ctx.config_get(a).await,
         Command::Stacks => ctx.stacks().await,
     }
+}
+
+/// A password on the tool's own command line would be visible to every user of the
+/// machine (`/proc/<pid>/cmdline`, `ps`): `--backend` takes a URL without one.
+pub fn check_backend_flag(url: Option<&str>) -> Result<(), Failure> {
+    match url {
+        Some(url) if pulumi_auto::workspace::url_has_credentials(url) => {
+            Err(Failure::usage(format!(
+                "--backend {:?}: a backend URL with a password does not go on the command line, \
+                 where every user of the machine can read it; set PULUMI_BACKEND_URL instead",
+                pulumi_auto::workspace::redact_url(url)
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A secret the tool will mask in everything it prints: empty, or long enough to mask
+/// (a 1- or 2-byte secret would mask unrelated text, or not be masked at all).
+pub fn check_maskable(what: &str, s: &Secret) -> Result<(), Failure> {
+    let len = s.expose().len();
+    if len > 0 && len < pulumi_auto::secret::MIN_REDACTED_LEN {
+        return Err(Failure::usage(format!(
+            "{what} is {len} byte(s) long: a secret must be at least {} bytes, so that it \
+             can be masked in the tool's output",
+            pulumi_auto::secret::MIN_REDACTED_LEN
+        )));
+    }
+    Ok(())
 }
 
 /// `KEY=VALUE` pairs, checked (a key, and no secret given this way by mistake is
@@ -158,6 +188,7 @@ impl Ctx {
                 .map(Secret::new)
         };
         if let Some(p) = &p {
+            check_maskable("the passphrase", p)?;
             self.ui.add_secret(p);
         }
         Ok(p)
@@ -192,6 +223,7 @@ impl Ctx {
                 )));
             }
             let s = input::secret(&mut self.ints, &format!("secret {key}")).await?;
+            check_maskable(&format!("the value of secret {key}"), &s)?;
             self.ui.add_secret(&s);
             values.push((key.to_owned(), ConfigSetValue::Secret(s)));
         }
@@ -551,6 +583,7 @@ impl Ctx {
             (false, Some(v)) => ConfigSetValue::Plain(v),
             (true, None) => {
                 let s = input::secret(&mut self.ints, &format!("secret {}", a.key)).await?;
+                check_maskable(&format!("the value of secret {}", a.key), &s)?;
                 self.ui.add_secret(&s);
                 ConfigSetValue::Secret(s)
             }
@@ -665,6 +698,39 @@ mod tests {
         for bad in ["novalue", "=v", " =v"] {
             let e = parse_config_pairs(&[bad.into()]).unwrap_err();
             assert_eq!(e.exit, crate::exit::Exit::Usage, "{bad}");
+        }
+    }
+
+    #[test]
+    fn backend_flag_takes_no_password() {
+        for ok in [
+            None,
+            Some("file:///tmp/state"),
+            Some("postgres://me@h/db?sslmode=disable"),
+            Some("s3://bucket?region=eu-west-1"),
+        ] {
+            assert!(check_backend_flag(ok).is_ok(), "{ok:?}");
+        }
+        for bad in [
+            "postgres://me:hunter2@h/db",
+            "postgres://me@h/db?password=hunter2",
+            "postgres://me:a/hunter2@h/db",
+        ] {
+            let e = check_backend_flag(Some(bad)).unwrap_err();
+            assert_eq!(e.exit, crate::exit::Exit::Usage, "{bad}");
+            assert!(!e.message.contains("hunter2"), "{}", e.message);
+            assert!(e.message.contains("PULUMI_BACKEND_URL"), "{}", e.message);
+        }
+    }
+
+    #[test]
+    fn secrets_must_be_maskable() {
+        assert!(check_maskable("s", &Secret::new("")).is_ok());
+        assert!(check_maskable("s", &Secret::new("abc")).is_ok());
+        for short in ["a", "ab", "é"] {
+            let e = check_maskable("the value of secret token", &Secret::new(short)).unwrap_err();
+            assert_eq!(e.exit, crate::exit::Exit::Usage);
+            assert!(e.message.contains("at least 3 bytes"), "{}", e.message);
         }
     }
 

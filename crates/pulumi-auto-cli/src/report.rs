@@ -62,18 +62,13 @@ impl Ui {
         }
     }
 
-    /// `text` with every known secret value (of 3 bytes or more) masked.
+    /// `text` with every known secret value masked, as written and as JSON escapes it
+    /// (the tool refuses secrets too short to mask: see `commands::check_maskable`).
     pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_owned();
-        if let Ok(secrets) = self.secrets.lock() {
-            for s in secrets.iter() {
-                let v = s.expose();
-                if v.len() >= 3 && out.contains(v) {
-                    out = out.replace(v, MASK);
-                }
-            }
+        match self.secrets.lock() {
+            Ok(secrets) => pulumi_auto::secret::redact(text, &secrets),
+            Err(poisoned) => pulumi_auto::secret::redact(text, &poisoned.into_inner()),
         }
-        out
     }
 
     /// A line on stdout (a result).

@@ -502,3 +502,104 @@ async fn a_failing_program_exits_with_1_and_says_why() {
         "{result}"
     );
 }
+
+/// A secret with a `"` or a `\` is escaped in JSON: `--json` output masks it there too.
+/// Here the secret is also given as a plain value (`greeting`), which the engine's events
+/// carry in clear, so only the tool's own masking can hide it.
+#[tokio::test]
+async fn json_output_masks_a_secret_that_json_escapes() {
+    let env = TestEnv::new("files").await;
+    let secret = format!(r#"say "hi" \ {}"#, common::unique_marker());
+    let escaped = serde_json::to_string(&secret).unwrap();
+    let escaped = &escaped[1..escaped.len() - 1];
+    assert_ne!(escaped, secret);
+    let dir = format!("dir={}", env.files.display());
+    let greeting = format!("greeting={secret}");
+    let mut c = tool(
+        &env,
+        &[
+            "--stack", "dev", "--json", "up", "--config", &dir, "--config", &greeting, "--secret",
+            "token",
+        ],
+    );
+    c.write_stdin(format!("{secret}\n"));
+    let (code, out, err) = run(c);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert_eq!(
+        env.read_file("greeting.txt").as_deref(),
+        Some(secret.as_str())
+    );
+    assert!(
+        !out.contains(escaped),
+        "the escaped secret on stdout:\n{out}"
+    );
+    assert!(!out.contains(&secret) && !err.contains(&secret));
+    // Still one JSON object per line, the masked places reading [secret].
+    let lines = json_lines(&out);
+    assert!(
+        lines.iter().any(|l| l.to_string().contains("[secret]")),
+        "{out}"
+    );
+    assert_eq!(lines.last().unwrap()["status"], "succeeded");
+}
+
+/// Secrets too short to mask are refused before anything runs, and a backend URL with a
+/// password is refused on the tool's command line (it belongs in PULUMI_BACKEND_URL).
+#[tokio::test]
+async fn short_secrets_and_command_line_backend_passwords_are_refused() {
+    let env = TestEnv::new("files").await;
+    // Secret values of 1 and 2 bytes, from stdin; and a 2-byte passphrase.
+    for short in ["x", "ab"] {
+        let mut c = tool(
+            &env,
+            &["--stack", "dev", "config", "set", "--secret", "token"],
+        );
+        c.write_stdin(format!("{short}\n"));
+        let (code, out, err) = run(c);
+        assert_eq!(code, 2, "{short}: stdout:\n{out}\nstderr:\n{err}");
+        assert!(err.contains("at least 3 bytes"), "{err}");
+    }
+    let mut c = tool(&env, &["--stack", "dev", "config", "set", "greeting", "hi"]);
+    c.env("PULUMI_CONFIG_PASSPHRASE", "pw");
+    let (code, _, err) = run(c);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("the passphrase is 2 byte(s) long"), "{err}");
+    // Nothing ran: no stack was created.
+    assert!(env.ws.list_stacks().await.unwrap().is_empty());
+
+    for url in [
+        "postgres://me:hunter2-pw@127.0.0.1:1/db",
+        "postgres://me@127.0.0.1:1/db?sslmode=disable&password=hunter2-pw",
+    ] {
+        let (code, out, err) = run(tool(&env, &["--backend", url, "stacks"]));
+        assert_eq!(code, 2, "{url}: stdout:\n{out}\nstderr:\n{err}");
+        assert!(err.contains("PULUMI_BACKEND_URL"), "{err}");
+        assert!(
+            !err.contains("hunter2") && !out.contains("hunter2"),
+            "{err}"
+        );
+    }
+    // The same URL from the environment is taken (and the CLI's complaint about the
+    // unreachable server shows it masked).
+    let mut c = tool(&env, &["stacks"]);
+    c.env(
+        "PULUMI_BACKEND_URL",
+        "postgres://me:hunter2-pw@127.0.0.1:1/db?sslmode=disable",
+    );
+    let (code, out, err) = run(c);
+    assert_eq!(code, 1, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(err.contains("unable to open state database"), "{err}");
+    assert!(
+        !err.contains("hunter2") && !out.contains("hunter2"),
+        "{err}"
+    );
+
+    let (code, out, _) = run(tool(&env, &["--help"]));
+    assert_eq!(code, 0);
+    let flat = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains("A URL with a password (user:password@, ?password=…) is refused here: give it in PULUMI_BACKEND_URL"),
+        "{out}"
+    );
+    assert!(flat.contains("at least 3 bytes"), "{out}");
+}

@@ -51,17 +51,43 @@ impl From<&str> for Secret {
     }
 }
 
-/// Replaces every occurrence of each secret (of at least 3 bytes, so that short values
-/// do not blank out unrelated text) in `text` with [`REDACTED`].
+/// The shortest secret [`redact`] masks, in bytes: a shorter value would blank out
+/// unrelated text (every `a` of a message, for a secret `a`).
+pub const MIN_REDACTED_LEN: usize = 3;
+
+/// Replaces every occurrence of each secret (of at least [`MIN_REDACTED_LEN`] bytes) in
+/// `text` with [`REDACTED`]: as written, and as JSON writes it inside a string (a secret
+/// with a `"`, a `\` or a control character is escaped there), so JSON output is masked
+/// too.
+///
+/// ```
+/// use pulumi_auto_types::secret::{Secret, redact};
+/// let secrets = [Secret::new(r#"pa"ss\word"#)];
+/// let json = serde_json::json!({"msg": r#"login with pa"ss\word"#}).to_string();
+/// assert_eq!(redact(&json, &secrets), r#"{"msg":"login with [secret]"}"#);
+/// ```
 pub fn redact(text: &str, secrets: &[Secret]) -> String {
     let mut out = text.to_owned();
     for s in secrets {
         let v = s.expose();
-        if v.len() >= 3 && out.contains(v) {
+        if v.len() < MIN_REDACTED_LEN {
+            continue;
+        }
+        if out.contains(v) {
             out = out.replace(v, REDACTED);
+        }
+        let escaped = json_escaped(v);
+        if escaped != v && out.contains(escaped.as_str()) {
+            out = out.replace(escaped.as_str(), REDACTED);
         }
     }
     out
+}
+
+/// `value` as it appears between the quotes of a JSON string.
+fn json_escaped(value: &str) -> String {
+    let quoted = serde_json::Value::String(value.to_owned()).to_string();
+    quoted[1..quoted.len() - 1].to_owned()
 }
 
 #[cfg(test)]
@@ -81,5 +107,16 @@ mod tests {
         let secrets = [Secret::new("topsecret"), Secret::new("ab")];
         let out = redact("x topsecret y topsecret ab", &secrets);
         assert_eq!(out, "x [secret] y [secret] ab");
+    }
+
+    #[test]
+    fn redact_masks_the_json_escaped_form() {
+        for secret in ["with\"quote", "back\\slash", "tab\there", "nl\nline"] {
+            let secrets = [Secret::new(secret)];
+            let json = serde_json::json!({"m": format!("x {secret} y")}).to_string();
+            let out = redact(&json, &secrets);
+            assert_eq!(out, r#"{"m":"x [secret] y"}"#, "{secret:?}");
+            assert_eq!(redact(&format!("x {secret} y"), &secrets), "x [secret] y");
+        }
     }
 }

@@ -196,7 +196,7 @@ const WHAT: &str = "`pulumi preview --json` output";
 /// # Ok::<(), pulumi_auto_types::model::ModelError>(())
 /// ```
 pub fn parse_preview(json: &str) -> Result<PreviewDigest, ModelError> {
-    let digest: PreviewDigest = parse_json(WHAT, json, Sensitivity::Plain)?;
+    let digest: PreviewDigest = parse_json(WHAT, json, Sensitivity::Secret)?;
     check_not_event(json, digest)
 }
 
@@ -225,11 +225,11 @@ pub fn parse_preview_output(stdout: &str) -> Result<PreviewDigest, ModelError> {
     let mut stream = serde_json::Deserializer::from_str(stdout).into_iter::<IgnoredAny>();
     match stream.next() {
         Some(Ok(_)) => {}
-        Some(Err(e)) => return Err(json_error(WHAT, stdout, &e, Sensitivity::Plain)),
+        Some(Err(e)) => return Err(json_error(WHAT, stdout, &e, Sensitivity::Secret)),
         None => return Err(ModelError::Empty { what: WHAT }),
     }
     let first = stdout.get(..stream.byte_offset()).unwrap_or(stdout);
-    let digest: PreviewDigest = parse_json(WHAT, first, Sensitivity::Plain)?;
+    let digest: PreviewDigest = parse_json(WHAT, first, Sensitivity::Secret)?;
     check_not_event(first, digest)
 }
 
@@ -242,7 +242,7 @@ fn check_not_event(input: &str, digest: PreviewDigest) -> Result<PreviewDigest, 
             input,
             "found an engine event, not a preview digest (was --skip-preview passed, or \
              PULUMI_ENABLE_STREAMING_JSON_PREVIEW set?)",
-            Sensitivity::Plain,
+            Sensitivity::Secret,
         ));
     }
     Ok(digest)
@@ -468,5 +468,28 @@ mod tests {
         assert!(parse_preview_output("{\"steps\": [{\"urn\": 1}]}").is_err());
         assert!(parse_preview_output("[1, 2]").is_err());
         assert!(parse_preview_output("{\"duration\": 1").is_err());
+    }
+
+    /// A preview carries config values, inputs and outputs (in clear with
+    /// `--show-secrets`): the snippet of a parse error masks every string's contents.
+    #[test]
+    fn parse_error_snippets_mask_string_contents() {
+        let doc = "{\"config\": {\"files:token\": \"hunter2-preview\"},\n\
+                   \"steps\": [{\"op\": \"create\", \"urn\": 1}]}";
+        for err in [
+            parse_preview_output(doc).unwrap_err(),
+            parse_preview(doc).unwrap_err(),
+            parse_preview_output("{\"token\": \"hunter2-preview\"").unwrap_err(),
+            parse_preview(
+                "{\"sequence\": 1, \"timestamp\": 2, \"diagnosticEvent\": {\"message\": \"hunter2-preview\"}}",
+            )
+            .unwrap_err(),
+        ] {
+            let text = format!("{err} {err:?}");
+            assert!(!text.contains("hunter2"), "{text}");
+        }
+        // Outside string literals the text stays readable.
+        let err = parse_preview_output("error: no stack named 'dev' found\n").unwrap_err();
+        assert!(err.to_string().contains("no stack named"), "{err}");
     }
 }
