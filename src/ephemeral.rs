@@ -484,8 +484,9 @@ impl EphemeralStackBuilder {
         self
     }
 
-    /// Creates the stack: checks the inputs (before any process), makes the temporary
-    /// directory, writes the ledger entry, then `stack init`, the tag and the config
+    /// Creates the stack: checks the inputs and the ledger directory (before any
+    /// process; see [`check_private_dir`]), makes the temporary directory, writes the
+    /// ledger entry, then `stack init`, the tag and the config
     /// (three processes; four when there are both plain and path config keys).
     /// If a step after `stack init` fails, the stack is torn down again before the error
     /// is returned.
@@ -496,6 +497,8 @@ impl EphemeralStackBuilder {
         }
         let name = unique_name(&self.prefix);
         let ledger_dir = self.ledger_dir.clone().unwrap_or_else(default_ledger_dir);
+        // A ledger others could plant entries in is refused before anything exists.
+        ensure_private_dir(&ledger_dir)?;
 
         let temp = tempfile::Builder::new()
             .prefix("pulumi-auto-ephemeral-")

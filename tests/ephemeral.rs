@@ -505,17 +505,21 @@ async fn a_ledger_directory_others_can_write_to_is_refused() {
     let ledger = env.root.path().join("shared-ledger");
     std::fs::create_dir(&ledger).unwrap();
     std::fs::set_permissions(&ledger, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let counting = CountingCli::new(env.root.path()).await;
+    let cli = counting.command().await; // reads `pulumi version` once
+    counting.reset();
     let err = EphemeralStack::builder(&env.program)
         .prefix("refused")
         .config("dir", env.files.display().to_string())
         .ledger_dir(&ledger)
-        .pulumi_command(pulumi().await)
+        .pulumi_command(cli)
         .create()
         .await
         .unwrap_err();
     assert!(matches!(err, Error::InvalidInput { .. }), "{err}");
     assert!(err.to_string().contains("mode 0777"), "{err}");
     assert!(ledger_files(&ledger).is_empty());
+    assert!(counting.lines().is_empty(), "{:?}", counting.lines());
     let err = sweep_ledger(
         Some(&ledger),
         Some(pulumi().await),
