@@ -335,6 +335,7 @@ impl Stack {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::Color;
 
     #[test]
     fn argv() {
@@ -357,6 +358,12 @@ mod tests {
                 "/ev",
             ]
         );
+        let rp = DestroyOptions::default()
+            .run_program(true)
+            .color(Color::Raw);
+        let args = rp.to_args("dev", None).unwrap();
+        assert!(args.contains(&"--run-program".to_owned()), "{args:?}");
+        assert!(args.contains(&"--color=raw".to_owned()), "{args:?}");
         let r = DestroyOptions::default().remove(true);
         assert_eq!(r.to_args("dev", None).unwrap().last().unwrap(), "--remove");
         let p = DestroyOptions::default().remove(true);

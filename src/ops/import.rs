@@ -252,6 +252,27 @@ mod tests {
         assert_eq!(v["resources"][0]["type"], "t:m:R");
         assert!(v["resources"][0].get("parent").is_none());
         assert!(ImportOptions::import_file_json(&[]).is_err());
+        let child = ImportResource::new("t:m:R", "c", "id-2")
+            .parent("urn:p")
+            .provider("urn:prov::id");
+        let json = ImportOptions::import_file_json(&[child]).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            (&v["resources"][0]["parent"], &v["resources"][0]["provider"]),
+            (
+                &serde_json::json!("urn:p"),
+                &serde_json::json!("urn:prov::id")
+            )
+        );
+        let code = ImportOptions::file("/imp.json")
+            .generate_code_to("/out.py")
+            .to_args("dev", Path::new("/imp.json"), None)
+            .unwrap();
+        assert!(
+            code.windows(2).any(|w| w == ["--out", "/out.py"]),
+            "{code:?}"
+        );
+        assert!(!code.contains(&"--generate-code=false".to_owned()));
         assert!(ImportOptions::import_file_json(&[ImportResource::new("", "n", "i")]).is_err());
     }
 }

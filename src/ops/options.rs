@@ -17,7 +17,9 @@ pub type EventCallback = std::sync::Arc<dyn Fn(&EngineEvent) + Send + Sync>;
 /// How an operation is watched and stopped: callbacks, cancellation, timeout. Every
 /// operation's options have a setter for each (`on_event`, `on_stdout`, `on_stderr`,
 /// `cancel_token`, `timeout`, `cancel_policy`); the callbacks are all
-/// `Fn(&T) + Send + Sync`, called on the task that runs the operation.
+/// `Fn(&T) + Send + Sync + 'static`, called as each event or line arrives (keep them
+/// short: the CLI's output waits for them). The `*_with_events` methods deliver the
+/// events as a stream as well.
 #[derive(Clone, Default)]
 #[non_exhaustive]
 pub struct Control {

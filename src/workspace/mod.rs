@@ -315,6 +315,12 @@ impl InstallOptions {
     }
 
     /// The arguments of `pulumi install` for these options.
+    ///
+    /// ```
+    /// use pulumi_auto::workspace::InstallOptions;
+    /// let o = InstallOptions::default().no_plugins(true).reinstall(true);
+    /// assert_eq!(o.to_args(), ["install", "--no-plugins", "--reinstall"]);
+    /// ```
     pub fn to_args(&self) -> Vec<String> {
         let mut args = vec!["install".to_owned()];
         for (on, flag) in [
