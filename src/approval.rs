@@ -29,38 +29,23 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 use crate::model::PreviewDigest;
-use crate::ops::OpSummary;
-
-/// The stack tag that protects a stack from destroy: any value but `false` (or empty)
-/// protects. Set it with [`Stack::set_protected`](crate::Stack::set_protected).
-pub const PROTECTED_TAG: &str = "pulumi-auto:protected";
-
-/// True when a stack with these tags is protected from destroy.
-pub fn is_protected(tags: &BTreeMap<String, String>) -> bool {
-    tags.get(PROTECTED_TAG)
-        .map(|v| {
-            let v = v.trim();
-            !(v.is_empty() || v.eq_ignore_ascii_case("false"))
-        })
-        .unwrap_or(false)
-}
-
-/// One resource a destroy preview would delete (or otherwise change).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct PlannedDeletion {
-    /// The resource URN.
-    pub urn: String,
-    /// The resource's provider ID (custom resources), as recorded in the state.
-    pub id: Option<String>,
-    /// The step (`delete` for a plain destroy; other steps when the preview shows them).
-    pub op: String,
-}
+pub use pulumi_auto_types::approval::{
+    DestroyRefusal, PROTECTED_TAG, PlannedDeletion, is_protected,
+};
+use pulumi_auto_types::summary::OpSummary;
 
 /// What a destroy would do, from a preview-only destroy
 /// ([`Stack::preview_destroy`](crate::Stack::preview_destroy)): show it to the human,
 /// then [`approve`](Self::approve) it.
-#[derive(Debug, Clone)]
+///
+/// It serialises, so that it can be shown elsewhere, and deserialises: an approval made
+/// from a plan read back ([`approve`](Self::approve)) still names the stack as the human
+/// typed it and is still compared with a fresh preview at destroy time, so it approves no
+/// more than [`DestroyApproval::for_stack`] would.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DestroyPlan {
     /// The stack the preview ran on.
     pub stack: String,
@@ -68,6 +53,7 @@ pub struct DestroyPlan {
     pub summary: OpSummary,
     /// The full preview (`destroy --preview-only --json`).
     pub preview: PreviewDigest,
+    #[serde(default)]
     deletions: Vec<PlannedDeletion>,
 }
 
@@ -130,6 +116,20 @@ pub(crate) fn deletions_of(preview: &PreviewDigest) -> Vec<PlannedDeletion> {
 /// An explicit opt-in to destroy one named stack. Create it with
 /// [`for_stack`](Self::for_stack) (unbound) or [`DestroyPlan::approve`] (bound to a
 /// preview).
+///
+/// It is made in this process, by code that names the stack: it can be neither
+/// deserialised (read from a request or a file) nor serialised.
+///
+/// ```
+/// fn deserialisable<T: serde::de::DeserializeOwned>() {}
+/// deserialisable::<pulumi_auto::approval::DestroyRefusal>();
+/// deserialisable::<pulumi_auto::DestroyPlan>();
+/// ```
+///
+/// ```compile_fail,E0277
+/// fn deserialisable<T: serde::de::DeserializeOwned>() {}
+/// deserialisable::<pulumi_auto::DestroyApproval>();
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 #[must_use]
 pub struct DestroyApproval {
@@ -202,9 +202,84 @@ impl DestroyApproval {
         self.previewed_on.as_deref()
     }
 
-    pub(crate) fn is_ephemeral(&self) -> bool {
-        self.ephemeral
+    /// The names whose stacks the decision compares with the one destroyed: the
+    /// approval's, and the stack its preview ran on.
+    pub(crate) fn names(&self) -> Vec<&str> {
+        let mut names = vec![self.stack()];
+        names.extend(self.previewed_stack());
+        names
     }
+
+    /// Decides whether this approval allows destroying a stack, from what is known about
+    /// that stack (pure). Names come first: an approval naming another stack is refused
+    /// before the tags are read or a fresh preview is run; then, when the tags or the
+    /// fresh preview matter to this approval and are not known yet, it says which it
+    /// needs ([`Verdict::Needs`]: only facts that are `None`), and decides once given.
+    pub(crate) fn decide(&self, facts: &DestroyFacts<'_>) -> Verdict {
+        if facts.other_stacks.contains(&self.stack()) {
+            return Verdict::Refused(DestroyRefusal::WrongStack {
+                approved: self.stack.clone(),
+            });
+        }
+        if let Some(previewed) = self.previewed_stack()
+            && facts.other_stacks.contains(&previewed)
+        {
+            return Verdict::Refused(DestroyRefusal::PreviewOfAnotherStack {
+                previewed: previewed.to_owned(),
+            });
+        }
+        // The protection tag matters only to an approval that does not override it.
+        let check_tags = !self.ephemeral && !self.override_protection;
+        let needs_tags = check_tags && facts.tags.is_none();
+        let needs_fresh_preview = self.plan.is_some() && facts.fresh.is_none();
+        if needs_tags || needs_fresh_preview {
+            return Verdict::Needs {
+                tags: needs_tags,
+                fresh_preview: needs_fresh_preview,
+            };
+        }
+        if let Some(tags) = facts.tags
+            && check_tags
+            && is_protected(tags)
+        {
+            let tag_value = tags.get(PROTECTED_TAG).cloned().unwrap_or_default();
+            return Verdict::Refused(DestroyRefusal::Protected { tag_value });
+        }
+        if let (Some(approved), Some(fresh)) = (self.bound_plan(), facts.fresh)
+            && let Some(reason) = plan_difference(approved, fresh)
+        {
+            return Verdict::Refused(reason);
+        }
+        Verdict::Allowed
+    }
+}
+
+/// What is known about the stack to destroy, for [`DestroyApproval::decide`].
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct DestroyFacts<'a> {
+    /// Which of the approval's [names](DestroyApproval::names) name another stack than
+    /// the one to destroy (the others name it).
+    pub(crate) other_stacks: &'a [&'a str],
+    /// The stack's tags, once read.
+    pub(crate) tags: Option<&'a BTreeMap<String, String>>,
+    /// What a fresh destroy preview of the stack would delete, once run.
+    pub(crate) fresh: Option<&'a [PlannedDeletion]>,
+}
+
+/// What [`DestroyApproval::decide`] decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// The destroy may run.
+    Allowed,
+    /// The destroy is refused.
+    Refused(DestroyRefusal),
+    /// The decision needs these facts: read them, then decide again.
+    Needs {
+        /// The stack's tags.
+        tags: bool,
+        /// A fresh destroy preview.
+        fresh_preview: bool,
+    },
 }
 
 /// Whether two stack names are spelled alike (surrounding whitespace aside): the same
@@ -277,82 +352,6 @@ pub fn dropped_by_import(
     out.sort();
     out.dedup();
     out
-}
-
-/// Why a destroy was refused. Nothing was run against the stack's resources.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum DestroyRefusal {
-    /// The approval names another stack.
-    WrongStack {
-        /// The name the approval carries.
-        approved: String,
-    },
-    /// The stack is tagged [`PROTECTED_TAG`] and the approval does not override it.
-    Protected {
-        /// The tag's value.
-        tag_value: String,
-    },
-    /// The approval is bound to a preview of another stack.
-    PreviewOfAnotherStack {
-        /// The stack the preview ran on.
-        previewed: String,
-    },
-    /// A `stack import` would drop resources from the state (they would be forgotten,
-    /// not deleted) and no approval was given
-    /// ([`Stack::import_stack_approved`](crate::Stack::import_stack_approved)).
-    ImportDropsResources {
-        /// What the import would drop.
-        dropped: Vec<PlannedDeletion>,
-    },
-    /// The stack changed since the preview the approval is bound to.
-    PlanChanged {
-        /// What would now be deleted that was not previewed.
-        added: Vec<PlannedDeletion>,
-        /// What was previewed and would no longer be deleted.
-        removed: Vec<PlannedDeletion>,
-    },
-}
-
-impl fmt::Display for DestroyRefusal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DestroyRefusal::WrongStack { approved } => {
-                write!(f, "the approval names {approved:?}, not this stack")
-            }
-            DestroyRefusal::Protected { tag_value } => write!(
-                f,
-                "the stack is protected (tag {PROTECTED_TAG}={tag_value:?}) and the approval does not override protection"
-            ),
-            DestroyRefusal::PreviewOfAnotherStack { previewed } => write!(
-                f,
-                "the approval is bound to a preview of {previewed:?}, not of this stack"
-            ),
-            DestroyRefusal::ImportDropsResources { dropped } => {
-                write!(
-                    f,
-                    "the import would drop {} resource(s) from the state without an approval",
-                    dropped.len()
-                )?;
-                if let Some(d) = dropped.first() {
-                    write!(f, ", e.g. {}", d.urn)?;
-                }
-                Ok(())
-            }
-            DestroyRefusal::PlanChanged { added, removed } => {
-                write!(
-                    f,
-                    "the stack changed since the approved preview ({} not previewed, {} previewed but gone)",
-                    added.len(),
-                    removed.len()
-                )?;
-                if let Some(d) = added.first().or(removed.first()) {
-                    write!(f, ", e.g. {}", d.urn)?;
-                }
-                Ok(())
-            }
-        }
-    }
 }
 
 /// Compares an approved plan with a fresh one: `None` when they are the same.
@@ -483,15 +482,167 @@ mod tests {
         assert!(dropped_by_import(&pending, &adopted).is_empty());
     }
 
+    fn tags(protected: Option<&str>) -> BTreeMap<String, String> {
+        let mut t = BTreeMap::from([("owner".to_owned(), "me".to_owned())]);
+        if let Some(v) = protected {
+            t.insert(PROTECTED_TAG.to_owned(), v.to_owned());
+        }
+        t
+    }
+
+    fn plan_of(stack: &str, deletions: Vec<PlannedDeletion>) -> DestroyPlan {
+        DestroyPlan {
+            stack: stack.into(),
+            summary: OpSummary::default(),
+            preview: PreviewDigest::default(),
+            deletions,
+        }
+    }
+
     #[test]
-    fn protection_tag_values() {
-        let tags = |v: &str| BTreeMap::from([(PROTECTED_TAG.to_owned(), v.to_owned())]);
-        assert!(is_protected(&tags("true")));
-        assert!(is_protected(&tags("yes")));
-        assert!(is_protected(&tags("TRUE")));
-        assert!(!is_protected(&tags("false")));
-        assert!(!is_protected(&tags("")));
-        assert!(!is_protected(&BTreeMap::new()));
+    fn names_are_decided_first_without_other_facts() {
+        let unbound = DestroyApproval::for_stack("prod");
+        assert_eq!(unbound.names(), ["prod"]);
+        let wrong = DestroyFacts {
+            other_stacks: &["prod"],
+            ..Default::default()
+        };
+        assert_eq!(
+            unbound.decide(&wrong),
+            Verdict::Refused(DestroyRefusal::WrongStack {
+                approved: "prod".into()
+            })
+        );
+        // Bound to a preview of another stack, under the right name.
+        let bound = plan_of("other", vec![d("urn:a", "1")]).approve("dev");
+        assert_eq!(bound.names(), ["dev", "other"]);
+        let facts = DestroyFacts {
+            other_stacks: &["other"],
+            ..Default::default()
+        };
+        assert_eq!(
+            bound.decide(&facts),
+            Verdict::Refused(DestroyRefusal::PreviewOfAnotherStack {
+                previewed: "other".into()
+            })
+        );
+        // The name wins over everything else.
+        let facts = DestroyFacts {
+            other_stacks: &["dev", "other"],
+            tags: Some(&tags(Some("true"))),
+            fresh: Some(&[]),
+        };
+        assert!(matches!(
+            bound.decide(&facts),
+            Verdict::Refused(DestroyRefusal::WrongStack { .. })
+        ));
+    }
+
+    #[test]
+    fn protection_needs_the_tags_unless_overridden() {
+        let a = DestroyApproval::for_stack("dev");
+        let none = DestroyFacts::default();
+        assert_eq!(
+            a.decide(&none),
+            Verdict::Needs {
+                tags: true,
+                fresh_preview: false
+            }
+        );
+        let protected = tags(Some("yes"));
+        let facts = DestroyFacts {
+            tags: Some(&protected),
+            ..none
+        };
+        assert_eq!(
+            a.decide(&facts),
+            Verdict::Refused(DestroyRefusal::Protected {
+                tag_value: "yes".into()
+            })
+        );
+        for value in [None, Some("false"), Some("")] {
+            let t = tags(value);
+            let facts = DestroyFacts {
+                tags: Some(&t),
+                ..none
+            };
+            assert_eq!(a.decide(&facts), Verdict::Allowed, "{value:?}");
+        }
+        // An override, and an ephemeral stack's own approval, need no tags at all.
+        let overriding = a.clone().override_protection(true);
+        assert_eq!(overriding.decide(&none), Verdict::Allowed);
+        assert_eq!(overriding.decide(&facts_with(&protected)), Verdict::Allowed);
+        assert_eq!(
+            DestroyApproval::ephemeral("dev").decide(&none),
+            Verdict::Allowed
+        );
+    }
+
+    fn facts_with(tags: &BTreeMap<String, String>) -> DestroyFacts<'_> {
+        DestroyFacts {
+            tags: Some(tags),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_bound_approval_needs_a_fresh_preview_that_matches() {
+        let approved = vec![d("urn:a", "1"), d("urn:b", "2")];
+        let a = plan_of("dev", approved.clone()).approve("dev");
+        assert_eq!(
+            a.decide(&DestroyFacts::default()),
+            Verdict::Needs {
+                tags: true,
+                fresh_preview: true
+            }
+        );
+        let plain = tags(None);
+        assert_eq!(
+            a.decide(&facts_with(&plain)),
+            Verdict::Needs {
+                tags: false,
+                fresh_preview: true
+            },
+            "only what is still unknown is asked for"
+        );
+        let same = DestroyFacts {
+            tags: Some(&plain),
+            fresh: Some(&approved),
+            ..Default::default()
+        };
+        assert_eq!(a.decide(&same), Verdict::Allowed);
+        let replaced = [d("urn:a", "1"), d("urn:b", "9")];
+        let changed = DestroyFacts {
+            fresh: Some(&replaced),
+            ..same
+        };
+        assert!(matches!(
+            a.decide(&changed),
+            Verdict::Refused(DestroyRefusal::PlanChanged { .. })
+        ));
+        // Protection is decided before the plan.
+        let protected = tags(Some("true"));
+        let both = DestroyFacts {
+            tags: Some(&protected),
+            ..changed
+        };
+        assert!(matches!(
+            a.decide(&both),
+            Verdict::Refused(DestroyRefusal::Protected { .. })
+        ));
+        // Overriding protection still needs the plan to match.
+        let o = a.override_protection(true);
+        assert_eq!(
+            o.decide(&DestroyFacts::default()),
+            Verdict::Needs {
+                tags: false,
+                fresh_preview: true
+            }
+        );
+        assert!(matches!(
+            o.decide(&both),
+            Verdict::Refused(DestroyRefusal::PlanChanged { .. })
+        ));
     }
 
     #[test]

@@ -213,7 +213,7 @@ pub enum Error {
         /// The stack as given.
         stack: String,
         /// Why.
-        reason: crate::approval::DestroyRefusal,
+        reason: pulumi_auto_types::approval::DestroyRefusal,
     },
     /// The CLI's output could not be understood.
     #[error("could not parse the output of `{command}`: {reason}")]

@@ -9,7 +9,8 @@
 //! if !health.is_clean() {
 //!     println!("{} lock(s), {} pending operation(s)", health.locks.len(), health.pending_operations.len());
 //!     // Only when no update is running: a live update's lock looks the same.
-//!     stack.recover(RecoverOptions { clear_locks: true, pending_creates: PendingCreates::Clear }).await?;
+//!     let opts = RecoverOptions::default().clear_locks(true).pending_creates(PendingCreates::Clear);
+//!     stack.recover(opts).await?;
 //! }
 //! # Ok(()) }
 //! ```
@@ -212,6 +213,8 @@ pub enum PendingCreates {
 
 /// What [`Stack::recover`] may do.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+#[must_use]
 pub struct RecoverOptions {
     /// Delete the stack's locks (`pulumi cancel`), as [`Stack::cancel`] does: refused with
     /// [`Error::LockHolderRunning`] while a lock's holder still runs on this host. (To
@@ -219,6 +222,19 @@ pub struct RecoverOptions {
     pub clear_locks: bool,
     /// What to do with pending creates.
     pub pending_creates: PendingCreates,
+}
+
+impl RecoverOptions {
+    /// Delete the stack's locks (see [`clear_locks`](Self::clear_locks)).
+    pub fn clear_locks(mut self, on: bool) -> Self {
+        self.clear_locks = on;
+        self
+    }
+    /// What to do with pending creates.
+    pub fn pending_creates(mut self, what: PendingCreates) -> Self {
+        self.pending_creates = what;
+        self
+    }
 }
 
 /// The file backend's state directory, when the workspace uses one.

@@ -104,10 +104,11 @@ async fn the_lock_of_a_running_update_is_not_cleared() {
         other => panic!("{other:?}"),
     }
     let recovered = stack
-        .recover(RecoverOptions {
-            clear_locks: true,
-            pending_creates: PendingCreates::Leave,
-        })
+        .recover(
+            RecoverOptions::default()
+                .clear_locks(true)
+                .pending_creates(PendingCreates::Leave),
+        )
         .await;
     assert!(
         matches!(recovered, Err(Error::LockHolderRunning { .. })),
@@ -166,10 +167,11 @@ async fn a_lock_is_cleared_when_its_holder_is_gone_elsewhere_or_forced() {
     let file = plant_lock(&dir, holder.id(), &host(), &rfc3339(now));
     assert!(!stack.health().await.unwrap().locks[0].holder_running());
     stack
-        .recover(RecoverOptions {
-            clear_locks: true,
-            pending_creates: PendingCreates::Leave,
-        })
+        .recover(
+            RecoverOptions::default()
+                .clear_locks(true)
+                .pending_creates(PendingCreates::Leave),
+        )
         .await
         .unwrap();
     assert!(!file.exists());

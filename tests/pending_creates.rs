@@ -77,13 +77,9 @@ async fn pending_creates_are_adopted_with_their_ids() {
 
     // Every pending create needs its ID: the others would be lost.
     let err = stack
-        .recover(RecoverOptions {
-            clear_locks: true,
-            pending_creates: PendingCreates::Import(vec![(
-                creates[0].clone(),
-                first.display().to_string(),
-            )]),
-        })
+        .recover(RecoverOptions::default().clear_locks(true).pending_creates(
+            PendingCreates::Import(vec![(creates[0].clone(), first.display().to_string())]),
+        ))
         .await
         .unwrap_err();
     assert!(
@@ -93,13 +89,12 @@ async fn pending_creates_are_adopted_with_their_ids() {
     assert_eq!(stack.health().await.unwrap().pending_creates().count(), 2);
 
     let after = stack
-        .recover(RecoverOptions {
-            clear_locks: true,
-            pending_creates: PendingCreates::Import(vec![
+        .recover(RecoverOptions::default().clear_locks(true).pending_creates(
+            PendingCreates::Import(vec![
                 (creates[0].clone(), first.display().to_string()),
                 (creates[1].clone(), flag_like.to_owned()),
             ]),
-        })
+        ))
         .await
         .unwrap();
     assert!(after.is_clean(), "{after:?}");

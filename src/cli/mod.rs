@@ -250,3 +250,10 @@ impl PulumiCommand {
 }
 
 pub(crate) use process::failure_of;
+
+/// A path made absolute for the CLI's command line: the CLI runs in the workspace's
+/// directory, while a relative path names one relative to this process's. `what` names
+/// it in the error.
+pub(crate) fn absolute(what: &str, p: &Path) -> Result<PathBuf> {
+    std::path::absolute(p).map_err(|e| Error::invalid(what, format!("{}: {e}", p.display())))
+}

@@ -103,6 +103,7 @@ pub enum StreamEnd {
 /// # let _ = options;
 /// ```
 #[derive(Debug, Clone)]
+#[must_use]
 pub struct EventLogOptions {
     end: StreamEnd,
     capacity: usize,

@@ -494,7 +494,7 @@ mod tests {
             .policy_pack("/p", Some("/p.json".into()))
             .show_replacement_steps(true)
             .show_secrets(true)
-            .color("always")
+            .color(crate::ops::Color::Always)
             .debug_logging(debug.clone())
             .tracing_file("/t")
             .user_agent("a")

@@ -2,11 +2,14 @@
 
 use std::path::Path;
 
+use super::engine::{self, OpResult, OperationEvents, OperationFuture};
 use super::options::{CommonOptions, Control, common_setters, push_mode};
 use crate::error::{Error, Result};
+use crate::stack::Stack;
 
 /// Options of [`Stack::refresh`](crate::Stack::refresh).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 #[must_use]
 pub struct RefreshOptions {
     /// Flags shared with the other operations.
@@ -93,9 +96,29 @@ impl RefreshOptions {
         if self.run_program {
             args.push("--run-program".into());
         }
-        super::push_event_log(&mut args, event_log);
+        engine::push_event_log(&mut args, event_log);
         self.common.push_extra_args("refresh", &mut args)?;
         Ok(args)
+    }
+}
+
+impl Stack {
+    /// Reads the real state of the stack's resources into its state (or, with
+    /// `preview_only`, shows what would change). One process.
+    pub async fn refresh(&self, opts: RefreshOptions) -> Result<OpResult> {
+        let build = |log: Option<&Path>| opts.to_args(self.name(), log);
+        Ok(engine::run(self, build, &opts.control)
+            .await?
+            .into_op_result())
+    }
+
+    /// Like [`refresh`](Self::refresh), with the events also delivered as a stream (see
+    /// [`up_with_events`](Self::up_with_events)).
+    pub fn refresh_with_events(
+        &self,
+        opts: RefreshOptions,
+    ) -> (OperationEvents, OperationFuture<OpResult>) {
+        engine::with_events(self, opts, |s, o| async move { s.refresh(o).await })
     }
 }
 

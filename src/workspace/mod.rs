@@ -279,6 +279,7 @@ impl std::fmt::Debug for LocalWorkspace {
 
 /// Options for [`LocalWorkspace::install`] (`pulumi install`).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 #[must_use]
 pub struct InstallOptions {
     /// Skip installing plugins.
@@ -292,7 +293,34 @@ pub struct InstallOptions {
 }
 
 impl InstallOptions {
+    /// Skip installing plugins.
+    pub fn no_plugins(mut self, on: bool) -> Self {
+        self.no_plugins = on;
+        self
+    }
+    /// Skip installing the program's dependencies.
+    pub fn no_dependencies(mut self, on: bool) -> Self {
+        self.no_dependencies = on;
+        self
+    }
+    /// Reinstall plugins even if present.
+    pub fn reinstall(mut self, on: bool) -> Self {
+        self.reinstall = on;
+        self
+    }
+    /// Use language version tools to set up the runtime.
+    pub fn use_language_version_tools(mut self, on: bool) -> Self {
+        self.use_language_version_tools = on;
+        self
+    }
+
     /// The arguments of `pulumi install` for these options.
+    ///
+    /// ```
+    /// use pulumi_auto::workspace::InstallOptions;
+    /// let o = InstallOptions::default().no_plugins(true).reinstall(true);
+    /// assert_eq!(o.to_args(), ["install", "--no-plugins", "--reinstall"]);
+    /// ```
     pub fn to_args(&self) -> Vec<String> {
         let mut args = vec!["install".to_owned()];
         for (on, flag) in [
@@ -314,6 +342,7 @@ impl InstallOptions {
 
 /// Options for [`LocalWorkspace::remove_stack`].
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 #[must_use]
 pub struct RemoveOptions {
     /// Remove the stack even if it still has resources (`--force`: they are forgotten,
@@ -499,17 +528,17 @@ impl LocalWorkspace {
         model::parse_whoami(&out.stdout).map_err(|e| parse_error(&out, e))
     }
 
-    /// Installs a plugin (`kind` is `resource`, `language`, `analyzer`, `converter` or
-    /// `tool`; `name` by Pulumi's rule for plugin names; `version` a version, `1.2.3` or
-    /// `v1.2.3`). One process.
+    /// Installs a plugin (`kind` a [`PluginKind`](model::PluginKind), or its name:
+    /// `resource`, `language`, `analyzer`, `converter` or `tool`; `name` by Pulumi's rule
+    /// for plugin names; `version` a version, `1.2.3` or `v1.2.3`). One process.
     pub async fn install_plugin(
         &self,
-        kind: &str,
+        kind: impl Into<model::PluginKind>,
         name: &str,
         version: &str,
         server: Option<&str>,
     ) -> Result<()> {
-        let args = plugin_install_args(kind, name, version, server, None)?;
+        let args = plugin_install_args(kind.into().as_str(), name, version, server, None)?;
         self.run(Invocation::new(args)).await.map(drop)
     }
 
@@ -517,7 +546,7 @@ impl LocalWorkspace {
     /// with no download. One process.
     pub async fn install_plugin_from_file(
         &self,
-        kind: &str,
+        kind: impl Into<model::PluginKind>,
         name: &str,
         version: &str,
         file: &Path,
@@ -528,8 +557,8 @@ impl LocalWorkspace {
                 format!("{} does not exist", file.display()),
             ));
         }
-        let file = crate::ops::absolute("plugin file", file)?;
-        let args = plugin_install_args(kind, name, version, None, Some(&file))?;
+        let file = crate::cli::absolute("plugin file", file)?;
+        let args = plugin_install_args(kind.into().as_str(), name, version, None, Some(&file))?;
         self.run(Invocation::new(args)).await.map(drop)
     }
 
@@ -537,8 +566,13 @@ impl LocalWorkspace {
     /// the versions matching `version` (a version or a range such as `>=1.0.0 <2.0.0`).
     /// Never more: kind, name and version are checked, and go to the CLI as positional
     /// arguments only. One process.
-    pub async fn remove_plugin(&self, kind: &str, name: &str, version: Option<&str>) -> Result<()> {
-        let args = plugin_remove_args(kind, name, version)?;
+    pub async fn remove_plugin(
+        &self,
+        kind: impl Into<model::PluginKind>,
+        name: &str,
+        version: Option<&str>,
+    ) -> Result<()> {
+        let args = plugin_remove_args(kind.into().as_str(), name, version)?;
         self.run(Invocation::new(args)).await.map(drop)
     }
 

@@ -150,10 +150,11 @@ async fn killing_the_driver_at_random_moments_never_breaks_the_stack() {
                 health.pending_operations.len()
             );
             stack
-                .recover(RecoverOptions {
-                    clear_locks: true,
-                    pending_creates: PendingCreates::Clear,
-                })
+                .recover(
+                    RecoverOptions::default()
+                        .clear_locks(true)
+                        .pending_creates(PendingCreates::Clear),
+                )
                 .await
                 .unwrap();
             assert!(stack.health().await.unwrap().is_clean());

@@ -12,7 +12,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use crate::model::{DiagnosticSeverity, DiffKind, ROOT_STACK_TYPE, StepOp};
+use crate::model::{DiagnosticSeverity, DiffKind, OperationResult, ROOT_STACK_TYPE, StepOp};
 
 /// A resource step's operation (`create`, `update`, `delete`, `replace`, `same`, …).
 ///
@@ -208,7 +208,7 @@ payload!(
         /// Whether it was a preview.
         is_preview: bool,
         /// `succeeded`, `failed` or `canceled`.
-        result: String,
+        result: OperationResult,
     }
 );
 
@@ -437,7 +437,7 @@ impl SummaryEvent {
 
     /// True when the result is `succeeded`.
     pub fn succeeded(&self) -> bool {
-        self.result == "succeeded"
+        self.result == OperationResult::Succeeded
     }
 }
 

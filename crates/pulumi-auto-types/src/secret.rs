@@ -90,9 +90,77 @@ fn json_escaped(value: &str) -> String {
     quoted[1..quoted.len() - 1].to_owned()
 }
 
+thread_local! {
+    /// Set while a [`Revealed`] value is being serialised on this thread.
+    static REVEALING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Serialises the value it wraps with its secrets in plaintext: the explicit way to ask
+/// for them.
+///
+/// The shapes that carry secret values ([`OutputValue`](crate::model::OutputValue),
+/// [`ConfigValue`](crate::model::ConfigValue), and everything that holds them: the
+/// results of operations, stack history) serialise them masked: a secret output's value
+/// as `"[secret]"`, a secret config value without its value (as the CLI lists secrets
+/// without `--show-secrets`). Inside a `Revealed`, they serialise their plaintext.
+///
+/// ```
+/// use pulumi_auto_types::model::OutputValue;
+/// use pulumi_auto_types::secret::Revealed;
+/// let token = OutputValue::secret("hunter2".into());
+/// assert_eq!(
+///     serde_json::to_string(&token).unwrap(),
+///     r#"{"value":"[secret]","secret":true}"#
+/// );
+/// assert_eq!(
+///     serde_json::to_string(&Revealed(&token)).unwrap(),
+///     r#"{"value":"hunter2","secret":true}"#
+/// );
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Revealed<'a, T: ?Sized>(pub &'a T);
+
+impl<T: serde::Serialize + ?Sized> serde::Serialize for Revealed<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        /// Restores the previous state, also when serialising panics.
+        struct Restore(bool);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                REVEALING.with(|r| r.set(self.0));
+            }
+        }
+        let _restore = Restore(REVEALING.with(|r| r.replace(true)));
+        self.0.serialize(serializer)
+    }
+}
+
+/// Whether secrets are being serialised in plaintext right now (inside a [`Revealed`]):
+/// what a `Serialize` impl of a shape with secret values asks before writing one.
+pub fn revealing() -> bool {
+    REVEALING.with(|r| r.get())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn revealing_is_scoped_to_the_wrapped_value() {
+        struct Probe;
+        impl serde::Serialize for Probe {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_bool(revealing())
+            }
+        }
+        assert_eq!(serde_json::to_string(&Probe).unwrap(), "false");
+        assert_eq!(serde_json::to_string(&Revealed(&Probe)).unwrap(), "true");
+        assert_eq!(
+            serde_json::to_string(&Revealed(&[Probe, Probe])).unwrap(),
+            "[true,true]"
+        );
+        assert!(!revealing(), "the state is restored afterwards");
+        assert_eq!(serde_json::to_string(&Probe).unwrap(), "false");
+    }
 
     #[test]
     fn debug_is_redacted() {

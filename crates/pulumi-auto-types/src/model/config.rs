@@ -22,15 +22,17 @@ pub type ConfigMap = BTreeMap<String, ConfigValue>;
 ///   decryption failed.
 /// - `object_value` is the parsed object for object values.
 ///
-/// `Debug` never prints the value of a secret: it shows `"[secret]"` instead.
-#[derive(Clone, PartialEq, Default, Serialize, Deserialize)]
+/// `Debug` never prints the value of a secret: it shows `"[secret]"` instead. Serialising
+/// a secret leaves its value out (as the CLI lists secrets without `--show-secrets`)
+/// unless asked for ([`Revealed`](crate::secret::Revealed)).
+#[derive(Clone, PartialEq, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConfigValue {
     /// The value as a string (JSON text for object values); `None` when hidden.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub value: Option<String>,
     /// The parsed value, for object values.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub object_value: Option<Value>,
     /// True for secrets.
     #[serde(default)]
@@ -94,6 +96,24 @@ impl fmt::Debug for ConfigValue {
     }
 }
 
+impl Serialize for ConfigValue {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let shown = !self.secret || crate::secret::revealing();
+        let mut s = serializer.serialize_struct("ConfigValue", 3)?;
+        match &self.value {
+            Some(v) if shown => s.serialize_field("value", v)?,
+            _ => s.skip_field("value")?,
+        }
+        match &self.object_value {
+            Some(v) if shown => s.serialize_field("objectValue", v)?,
+            _ => s.skip_field("objectValue")?,
+        }
+        s.serialize_field("secret", &self.secret)?;
+        s.end()
+    }
+}
+
 const WHAT_LIST: &str = "`pulumi config --json` output";
 const WHAT_GET: &str = "`pulumi config get --json` output";
 const WHAT_SET_ALL: &str = "`pulumi config set-all --json` input";
@@ -154,7 +174,8 @@ pub fn config_set_all_json(config: &ConfigMap) -> Result<String, ModelError> {
         }
         out.insert(key.clone(), entry);
     }
-    serde_json::to_string(&out).map_err(|e| serialize_error(WHAT_SET_ALL, &e))
+    serde_json::to_string(&crate::secret::Revealed(&out))
+        .map_err(|e| serialize_error(WHAT_SET_ALL, &e))
 }
 
 #[cfg(test)]
@@ -267,6 +288,23 @@ mod tests {
         assert_eq!(err.what(), Some(WHAT_LIST));
         let err = parse_config_value(r#"{"value": "hunter2", "secret": "yes"}"#).unwrap_err();
         assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn serialising_masks_secrets_unless_revealed() {
+        let mut cfg = parse_config(LIST_SHOW_SECRETS).unwrap();
+        cfg.insert("files:dir".into(), ConfigValue::plain("/tmp/x"));
+        let masked = serde_json::to_string(&cfg).unwrap();
+        for text in ["hunter2", "pw1"] {
+            assert!(!masked.contains(text), "{masked}");
+        }
+        let back = parse_config(&masked).unwrap();
+        for key in ["files:db", "files:token"] {
+            assert!(back[key].secret && back[key].is_hidden(), "{key}");
+        }
+        assert_eq!(back["files:dir"], cfg["files:dir"]);
+        let revealed = serde_json::to_string(&crate::secret::Revealed(&cfg)).unwrap();
+        assert_eq!(parse_config(&revealed).unwrap(), cfg);
     }
 
     #[test]

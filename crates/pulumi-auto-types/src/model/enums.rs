@@ -3,10 +3,11 @@
 //!
 //! Build them with `From<&str>`/`From<String>` (or [`str::parse`]), which maps known
 //! strings to their variant; `Other` is only for strings this crate does not know.
-//! They serialise back to exactly the string they were read from.
+//! They serialise back to exactly the string they were read from, and compare equal to
+//! it (`result == "succeeded"`).
 
 /// Defines an open string enum with `as_str`, `Display`, `From<&str>`, `From<String>`,
-/// `FromStr`, `Serialize` and `Deserialize`.
+/// `FromStr`, `PartialEq<str>`, `Serialize` and `Deserialize`.
 macro_rules! string_enum {
     (
         $(#[$meta:meta])*
@@ -51,6 +52,18 @@ macro_rules! string_enum {
         impl ::std::fmt::Display for $name {
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
+            }
+        }
+
+        impl ::std::cmp::PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.as_str() == other
+            }
+        }
+
+        impl ::std::cmp::PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
             }
         }
 
@@ -124,6 +137,18 @@ string_enum! {
         Succeeded => "succeeded",
         /// `failed`.
         Failed => "failed",
+    }
+}
+
+string_enum! {
+    /// How an engine operation ended: the `result` of its summary event.
+    OperationResult {
+        /// `succeeded`.
+        Succeeded => "succeeded",
+        /// `failed`.
+        Failed => "failed",
+        /// `canceled`: the engine's context was cancelled.
+        Canceled => "canceled",
     }
 }
 
@@ -309,6 +334,10 @@ mod tests {
         assert!(DiffKind::UpdateReplace.is_replace());
         assert!(!DiffKind::Update.is_replace());
         assert_eq!(StepOp::KNOWN.len(), 17);
+        assert_eq!(OperationResult::from("canceled"), OperationResult::Canceled);
+        assert_eq!(OperationResult::Succeeded, "succeeded");
+        assert!(OperationResult::Other("rolled-back".into()) == "rolled-back");
+        assert!(OperationResult::default() == "");
         assert_eq!(OperationType::KNOWN.len(), 5);
     }
 }

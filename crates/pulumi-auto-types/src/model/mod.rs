@@ -65,7 +65,8 @@ pub use deployment::{
     ROOT_STACK_TYPE, ResourceState, SecretsProviders, SnapshotMetadata, parse_deployment,
 };
 pub use enums::{
-    DiagnosticSeverity, DiffKind, OperationType, PluginKind, StepOp, UpdateKind, UpdateResult,
+    DiagnosticSeverity, DiffKind, OperationResult, OperationType, PluginKind, StepOp, UpdateKind,
+    UpdateResult,
 };
 pub use error::{MAX_SNIPPET_CHARS, ModelError};
 pub use history::{UpdateSummary, parse_history};

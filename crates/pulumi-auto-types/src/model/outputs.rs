@@ -19,8 +19,10 @@ pub type OutputMap = BTreeMap<String, OutputValue>;
 /// When the plaintext of a secret is not known, `value` is the string
 /// [`SECRET_PLACEHOLDER`] (or contains it where the secret was nested).
 ///
-/// `Debug` never prints the value of a secret output.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+/// `Debug` never prints the value of a secret output, and neither does serialising it:
+/// a secret's value is written as [`SECRET_PLACEHOLDER`] unless asked for
+/// ([`Revealed`](crate::secret::Revealed)).
+#[derive(Clone, PartialEq, Deserialize)]
 pub struct OutputValue {
     /// The value, as plain JSON.
     pub value: Value,
@@ -62,6 +64,20 @@ impl fmt::Debug for OutputValue {
             s.field("value", &self.value);
         }
         s.field("secret", &self.secret).finish()
+    }
+}
+
+impl Serialize for OutputValue {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("OutputValue", 2)?;
+        if self.secret && !crate::secret::revealing() {
+            s.serialize_field("value", SECRET_PLACEHOLDER)?;
+        } else {
+            s.serialize_field("value", &self.value)?;
+        }
+        s.serialize_field("secret", &self.secret)?;
+        s.end()
     }
 }
 
@@ -294,9 +310,15 @@ mod tests {
 
     #[test]
     fn output_value_serde() {
-        let v = OutputValue::secret(json!([1]));
+        let v = OutputValue::secret(json!(["hunter2"]));
         let s = serde_json::to_string(&v).unwrap();
-        assert_eq!(s, r#"{"value":[1],"secret":true}"#);
+        assert_eq!(s, r#"{"value":"[secret]","secret":true}"#);
+        let back: OutputValue = serde_json::from_str(&s).unwrap();
+        assert!(back.is_redacted());
+        let s = serde_json::to_string(&crate::secret::Revealed(&v)).unwrap();
+        assert_eq!(s, r#"{"value":["hunter2"],"secret":true}"#);
+        let plain = serde_json::to_string(&OutputValue::plain(json!(2))).unwrap();
+        assert_eq!(plain, r#"{"value":2,"secret":false}"#);
         let back: OutputValue = serde_json::from_str(r#"{"value":[1]}"#).unwrap();
         assert_eq!(back, OutputValue::plain(json!([1])));
     }
