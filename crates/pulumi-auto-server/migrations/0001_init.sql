@@ -94,3 +94,14 @@ CREATE TABLE engine_events (
 );
 
 CREATE INDEX updates_by_lease ON updates (lease_hash);
+
+-- Former names of renamed stacks. The service secrets provider's state in a checkpoint names
+-- the stack it was made for, and the CLI keeps calling encrypt/decrypt under that name after
+-- a rename; those calls (only those) resolve a former name to the stack.
+CREATE TABLE stack_aliases (
+    org_id TEXT NOT NULL REFERENCES organizations (id),
+    project TEXT NOT NULL,
+    name TEXT NOT NULL,
+    stack_id TEXT NOT NULL REFERENCES stacks (id),
+    PRIMARY KEY (org_id, project, name)
+);

@@ -529,6 +529,22 @@ impl Store {
         row.as_ref().map(stack_from_row).transpose()
     }
 
+    /// The stack that was called `org/project/name` before a rename.
+    pub async fn get_stack_by_alias(&self, org: &Org, project: &str, name: &str) -> Result<Option<StackRow>> {
+        let sql = format!(
+            "SELECT {STACK_COLS} FROM stack_aliases a JOIN stacks s ON s.id = a.stack_id \
+             JOIN organizations o ON o.id = s.org_id \
+             WHERE a.org_id = $1 AND a.project = $2 AND a.name = $3"
+        );
+        let row = sqlx::query(&sql)
+            .bind(&org.id)
+            .bind(project)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(stack_from_row).transpose()
+    }
+
     /// A stack by its id.
     pub async fn get_stack_by_id(&self, id: &str) -> Result<Option<StackRow>> {
         let sql = format!(
@@ -691,7 +707,7 @@ impl Store {
         .bind(&stack.id)
         .execute(&mut *tx)
         .await?;
-        for table in ["checkpoints", "updates"] {
+        for table in ["checkpoints", "updates", "stack_aliases"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE stack_id = $1"))
                 .bind(&stack.id)
                 .execute(&mut *tx)
@@ -726,6 +742,16 @@ impl Store {
         {
             return Err(Error::Conflict(CONCURRENT_UPDATE.into()));
         }
+        sqlx::query(
+            "INSERT INTO stack_aliases (org_id, project, name, stack_id) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (org_id, project, name) DO UPDATE SET stack_id = excluded.stack_id",
+        )
+        .bind(&org.id)
+        .bind(&stack.project)
+        .bind(&stack.name)
+        .bind(&stack.id)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("UPDATE stacks SET project = $1, name = $2 WHERE id = $3")
             .bind(project)
             .bind(name)

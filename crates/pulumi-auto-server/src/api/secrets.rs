@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::json;
 use zeroize::Zeroizing;
 
-use super::stacks::stack_of;
+use super::stacks::{org_of, stack_of};
 use super::{AppState, Auth, parse_json, read_body};
 use crate::crypto::DataKey;
 use crate::error::{Error, Result};
@@ -80,7 +80,19 @@ struct BatchDecryptRequest {
 
 async fn key_of(state: &AppState, auth: &Auth, p: &StackPath) -> Result<Arc<DataKey>> {
     let user = auth.user()?;
-    let (_, s) = stack_of(state, user, &p.0, &p.1, &p.2).await?;
+    let s = match stack_of(state, user, &p.0, &p.1, &p.2).await {
+        Ok((_, s)) => s,
+        // A renamed stack's state still names it by its former name.
+        Err(Error::NotFound(msg)) => {
+            let org = org_of(state, user, &p.0).await?;
+            state
+                .store
+                .get_stack_by_alias(&org, &p.1, &p.2)
+                .await?
+                .ok_or(Error::NotFound(msg))?
+        }
+        Err(e) => return Err(e),
+    };
     state.data_key(&s)
 }
 
