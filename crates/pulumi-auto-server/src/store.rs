@@ -1126,7 +1126,7 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let t = now();
         let n = sqlx::query(
-            "UPDATE updates SET status = $1, end_time = $2, lease_hash = NULL \
+            "UPDATE updates SET status = $1, end_time = $2 \
              WHERE id = $3 AND status = 'running'",
         )
         .bind(status)
@@ -1175,7 +1175,7 @@ impl Store {
         let _w = self.write_lock().await;
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "UPDATE updates SET status = 'cancelled', end_time = $1, lease_hash = NULL WHERE id = $2",
+            "UPDATE updates SET status = 'cancelled', end_time = $1 WHERE id = $2",
         )
         .bind(now())
         .bind(&update.id)
