@@ -157,7 +157,6 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(healthz))
         .merge(api)
         .with_state(state)
-        .layer(middleware::from_fn(json_errors))
         .layer(CatchPanicLayer::custom(|_| {
             Error::Internal("internal error".into()).into_response()
         }))
@@ -165,6 +164,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         // decompressed size.
         .layer(RequestBodyLimitLayer::new(max_body))
         .layer(RequestDecompressionLayer::new())
+        .layer(middleware::from_fn(json_errors))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request| {
                 let id = req

@@ -69,6 +69,7 @@ pub struct Server {
     pub log: PathBuf,
     pub root: tempfile::TempDir,
     pub rust_log: String,
+    pub args: Vec<String>,
 }
 
 impl Server {
@@ -79,6 +80,11 @@ impl Server {
 
     /// A fresh server logging at `rust_log` (to `self.log`).
     pub fn start_with_log(rust_log: &str) -> Server {
+        Self::start_with(rust_log, &[])
+    }
+
+    /// A fresh server logging at `rust_log`, with extra `serve` arguments.
+    pub fn start_with(rust_log: &str, args: &[&str]) -> Server {
         let root = tempfile::Builder::new()
             .prefix("pulumi-auto-server-test-")
             .tempdir()
@@ -93,6 +99,7 @@ impl Server {
             log,
             root,
             rust_log: rust_log.to_owned(),
+            args: args.iter().map(|a| a.to_string()).collect(),
         };
         s.spawn();
         s
@@ -107,6 +114,7 @@ impl Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_pulumi-auto-server"))
             .args(["serve", "--listen", &self.addr, "--data"])
             .arg(&self.data)
+            .args(&self.args)
             .env("PULUMI_AUTO_SERVER_ADMIN_TOKEN", ADMIN_TOKEN)
             .env_remove("PULUMI_AUTO_SERVER_MASTER_KEY")
             .env_remove("PULUMI_AUTO_SERVER_DATABASE")
