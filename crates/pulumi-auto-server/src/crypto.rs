@@ -192,7 +192,9 @@ impl DataKey {
     pub fn decrypt(&self, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         open(&self.cipher, ciphertext, self.context.as_bytes())
             .map(Zeroizing::new)
-            .map_err(|_| Error::bad_request("the ciphertext does not decrypt with this stack's key"))
+            .map_err(|_| {
+                Error::bad_request("the ciphertext does not decrypt with this stack's key")
+            })
     }
 }
 

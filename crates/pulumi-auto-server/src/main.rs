@@ -84,6 +84,12 @@ enum TokenCommand {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // sqlx warns about a URL parameter it does not know by quoting it, which for a
+    // malformed postgres:// URL can be the password: never at any level.
+    let filter = match "sqlx_postgres::options=off".parse() {
+        Ok(d) => filter.add_directive(d),
+        Err(_) => filter,
+    };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -124,7 +130,10 @@ async fn run(cli: Cli) -> pulumi_auto_server::Result<()> {
             let (store, made) =
                 open_store(&data, database.as_deref(), "organization", "admin").await?;
             if let Some(path) = made {
-                eprintln!("first start: the admin token was written to {}", path.display());
+                eprintln!(
+                    "first start: the admin token was written to {}",
+                    path.display()
+                );
             }
             match command {
                 TokenCommand::Create {
@@ -143,14 +152,20 @@ async fn run(cli: Cli) -> pulumi_auto_server::Result<()> {
                             t.id,
                             t.user,
                             t.created,
-                            if t.last_used == 0 { "never".to_owned() } else { t.last_used.to_string() },
+                            if t.last_used == 0 {
+                                "never".to_owned()
+                            } else {
+                                t.last_used.to_string()
+                            },
                             t.description
                         );
                     }
                 }
                 TokenCommand::Revoke { id, .. } => {
                     if !store.revoke_token(&id).await? {
-                        return Err(pulumi_auto_server::Error::not_found(format!("no token {id}")));
+                        return Err(pulumi_auto_server::Error::not_found(format!(
+                            "no token {id}"
+                        )));
                     }
                     eprintln!("token {id} revoked");
                 }
@@ -164,7 +179,10 @@ async fn run(cli: Cli) -> pulumi_auto_server::Result<()> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("pulumi-auto-server: cannot start the runtime: {e}");

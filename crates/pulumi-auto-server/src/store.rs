@@ -267,7 +267,10 @@ impl Store {
             }
             None => {
                 let path = data_dir.join("pulumi-auto-server.db");
-                (format!("sqlite://{}?mode=rwc", path.display()), DbKind::Sqlite)
+                (
+                    format!("sqlite://{}?mode=rwc", path.display()),
+                    DbKind::Sqlite,
+                )
             }
         };
         let mut opts = AnyPoolOptions::new()
@@ -444,7 +447,12 @@ impl Store {
     }
 
     /// A new token for the user with login `login`; returns its id (the value is the caller's).
-    pub async fn create_token(&self, login: &str, description: &str, value: &str) -> Result<String> {
+    pub async fn create_token(
+        &self,
+        login: &str,
+        description: &str,
+        value: &str,
+    ) -> Result<String> {
         let _w = self.write_lock().await;
         let user: Option<String> = sqlx::query("SELECT id FROM users WHERE login = $1")
             .bind(login)
@@ -515,7 +523,12 @@ impl Store {
     }
 
     /// A stack by its names.
-    pub async fn get_stack(&self, org: &Org, project: &str, name: &str) -> Result<Option<StackRow>> {
+    pub async fn get_stack(
+        &self,
+        org: &Org,
+        project: &str,
+        name: &str,
+    ) -> Result<Option<StackRow>> {
         let sql = format!(
             "SELECT {STACK_COLS} FROM stacks s JOIN organizations o ON o.id = s.org_id \
              WHERE s.org_id = $1 AND s.project = $2 AND s.name = $3"
@@ -530,7 +543,12 @@ impl Store {
     }
 
     /// The stack that was called `org/project/name` before a rename.
-    pub async fn get_stack_by_alias(&self, org: &Org, project: &str, name: &str) -> Result<Option<StackRow>> {
+    pub async fn get_stack_by_alias(
+        &self,
+        org: &Org,
+        project: &str,
+        name: &str,
+    ) -> Result<Option<StackRow>> {
         let sql = format!(
             "SELECT {STACK_COLS} FROM stack_aliases a JOIN stacks s ON s.id = a.stack_id \
              JOIN organizations o ON o.id = s.org_id \
@@ -573,12 +591,13 @@ impl Store {
     ) -> Result<()> {
         let _w = self.write_lock().await;
         let mut tx = self.pool.begin().await?;
-        let exists = sqlx::query("SELECT 1 FROM stacks WHERE org_id = $1 AND project = $2 AND name = $3")
-            .bind(&org.id)
-            .bind(project)
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let exists =
+            sqlx::query("SELECT 1 FROM stacks WHERE org_id = $1 AND project = $2 AND name = $3")
+                .bind(&org.id)
+                .bind(project)
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await?;
         if exists.is_some() {
             return Err(Error::Conflict(format!(
                 "Conflict: stack '{}/{project}/{name}' already exists",
@@ -605,11 +624,13 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         if let Some(state) = state {
-            sqlx::query("INSERT INTO checkpoints (stack_id, version, deployment) VALUES ($1, 1, $2)")
-                .bind(id)
-                .bind(state)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO checkpoints (stack_id, version, deployment) VALUES ($1, 1, $2)",
+            )
+            .bind(id)
+            .bind(state)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -722,15 +743,22 @@ impl Store {
     }
 
     /// Renames a stack (and maybe moves it to another project of the same organization).
-    pub async fn rename_stack(&self, stack: &StackRow, org: &Org, project: &str, name: &str) -> Result<()> {
+    pub async fn rename_stack(
+        &self,
+        stack: &StackRow,
+        org: &Org,
+        project: &str,
+        name: &str,
+    ) -> Result<()> {
         let _w = self.write_lock().await;
         let mut tx = self.pool.begin().await?;
-        let taken = sqlx::query("SELECT 1 FROM stacks WHERE org_id = $1 AND project = $2 AND name = $3")
-            .bind(&org.id)
-            .bind(project)
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let taken =
+            sqlx::query("SELECT 1 FROM stacks WHERE org_id = $1 AND project = $2 AND name = $3")
+                .bind(&org.id)
+                .bind(project)
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await?;
         if taken.is_some() {
             return Err(Error::Conflict(format!(
                 "Conflict: stack '{}/{project}/{name}' already exists",
@@ -780,7 +808,11 @@ impl Store {
     // ----- state -----
 
     /// The stack's state at `version` (the newest checkpoint at or below it), or the newest.
-    pub async fn checkpoint(&self, stack: &StackRow, version: Option<i64>) -> Result<Option<String>> {
+    pub async fn checkpoint(
+        &self,
+        stack: &StackRow,
+        version: Option<i64>,
+    ) -> Result<Option<String>> {
         let row = sqlx::query(
             "SELECT deployment FROM checkpoints WHERE stack_id = $1 AND version <= $2 \
              ORDER BY version DESC LIMIT 1",
@@ -794,17 +826,23 @@ impl Store {
 
     /// The checkpoint an update wrote (at its own version), if any.
     pub async fn checkpoint_of_update(&self, update: &UpdateRow) -> Result<Option<String>> {
-        let row = sqlx::query("SELECT deployment FROM checkpoints WHERE stack_id = $1 AND version = $2")
-            .bind(&update.stack_id)
-            .bind(update.version)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT deployment FROM checkpoints WHERE stack_id = $1 AND version = $2")
+                .bind(&update.stack_id)
+                .bind(update.version)
+                .fetch_optional(&self.pool)
+                .await?;
         row.map(|r| r.try_get(0).map_err(Error::from)).transpose()
     }
 
     /// `stack import`: a new version with the given state, recorded as a finished update of
     /// kind `import`. Refused (409) while an update holds the stack.
-    pub async fn import_state(&self, stack: &StackRow, user: &User, untyped: &str) -> Result<String> {
+    pub async fn import_state(
+        &self,
+        stack: &StackRow,
+        user: &User,
+        untyped: &str,
+    ) -> Result<String> {
         let _w = self.write_lock().await;
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query("SELECT version, active_update FROM stacks WHERE id = $1")
@@ -876,7 +914,12 @@ impl Store {
     }
 
     /// Records a new update (not started yet).
-    pub async fn create_update(&self, stack: &StackRow, user: &User, u: &NewUpdate) -> Result<String> {
+    pub async fn create_update(
+        &self,
+        stack: &StackRow,
+        user: &User,
+        u: &NewUpdate,
+    ) -> Result<String> {
         let _w = self.write_lock().await;
         let id = crypto::new_id();
         sqlx::query(
@@ -1055,12 +1098,8 @@ impl Store {
                     .into(),
             ));
         }
-        let q = match self.kind {
-            DbKind::Sqlite | DbKind::Postgres => {
-                "INSERT INTO checkpoints (stack_id, version, deployment) VALUES ($1, $2, $3) \
-                 ON CONFLICT (stack_id, version) DO UPDATE SET deployment = excluded.deployment"
-            }
-        };
+        let q = "INSERT INTO checkpoints (stack_id, version, deployment) VALUES ($1, $2, $3) \
+                 ON CONFLICT (stack_id, version) DO UPDATE SET deployment = excluded.deployment";
         sqlx::query(q)
             .bind(&update.stack_id)
             .bind(update.version)
@@ -1104,7 +1143,12 @@ impl Store {
     }
 
     /// An update's engine events after sequence number `after`, at most `limit`.
-    pub async fn events(&self, update_id: &str, after: i64, limit: i64) -> Result<Vec<(i64, String)>> {
+    pub async fn events(
+        &self,
+        update_id: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, String)>> {
         let rows = sqlx::query(
             "SELECT seq, body FROM engine_events WHERE update_id = $1 AND seq > $2 \
              ORDER BY seq LIMIT $3",
@@ -1153,11 +1197,11 @@ impl Store {
             // `active_update` stays: it names the stack's latest update (what `pulumi cancel`
             // targets); the stack is free because that update is no longer running.
             sqlx::query("UPDATE stacks SET resource_count = $1, last_update = $2 WHERE id = $3")
-            .bind(count)
-            .bind(t)
-            .bind(&update.stack_id)
-            .execute(&mut *tx)
-            .await?;
+                .bind(count)
+                .bind(t)
+                .bind(&update.stack_id)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -1174,19 +1218,22 @@ impl Store {
         }
         let _w = self.write_lock().await;
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "UPDATE updates SET status = 'cancelled', end_time = $1 WHERE id = $2",
-        )
-        .bind(now())
-        .bind(&update.id)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("UPDATE updates SET status = 'cancelled', end_time = $1 WHERE id = $2")
+            .bind(now())
+            .bind(&update.id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// A stack's updates (no previews), newest first; `page` counts from 1.
-    pub async fn list_updates(&self, stack: &StackRow, page: i64, page_size: i64) -> Result<Vec<UpdateRow>> {
+    pub async fn list_updates(
+        &self,
+        stack: &StackRow,
+        page: i64,
+        page_size: i64,
+    ) -> Result<Vec<UpdateRow>> {
         let sql = format!(
             "SELECT {UPDATE_COLS} FROM updates WHERE stack_id = $1 AND kind <> 'preview' \
              AND status <> 'not started' ORDER BY version DESC, created DESC LIMIT $2 OFFSET $3"

@@ -25,12 +25,21 @@ const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/api/stacks/organization/proj/s/config"),
     ("GET", "/api/stacks/organization/proj/s/updates"),
     ("GET", "/api/stacks/organization/proj/s/updates/latest"),
-    ("GET", "/api/stacks/organization/proj/s/updates/latest/previews"),
+    (
+        "GET",
+        "/api/stacks/organization/proj/s/updates/latest/previews",
+    ),
     ("GET", "/api/stacks/organization/proj/s/updates/1"),
     ("POST", "/api/stacks/organization/proj/s/encrypt"),
     ("POST", "/api/stacks/organization/proj/s/decrypt"),
-    ("POST", "/api/stacks/organization/proj/s/decrypt/log-decryption"),
-    ("POST", "/api/stacks/organization/proj/s/decrypt/log-batch-decryption"),
+    (
+        "POST",
+        "/api/stacks/organization/proj/s/decrypt/log-decryption",
+    ),
+    (
+        "POST",
+        "/api/stacks/organization/proj/s/decrypt/log-batch-decryption",
+    ),
     ("POST", "/api/stacks/organization/proj/s/batch-encrypt"),
     ("POST", "/api/stacks/organization/proj/s/batch-decrypt"),
     ("POST", "/api/stacks/organization/proj/s/update"),
@@ -40,11 +49,26 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/stacks/organization/proj/s/update/U"),
     ("POST", "/api/stacks/organization/proj/s/update/U"),
     ("POST", "/api/stacks/organization/proj/s/update/U/cancel"),
-    ("POST", "/api/stacks/organization/proj/s/update/U/renew_lease"),
-    ("PATCH", "/api/stacks/organization/proj/s/update/U/checkpoint"),
-    ("PATCH", "/api/stacks/organization/proj/s/update/U/checkpointverbatim"),
-    ("PATCH", "/api/stacks/organization/proj/s/update/U/checkpointdelta"),
-    ("POST", "/api/stacks/organization/proj/s/update/U/events/batch"),
+    (
+        "POST",
+        "/api/stacks/organization/proj/s/update/U/renew_lease",
+    ),
+    (
+        "PATCH",
+        "/api/stacks/organization/proj/s/update/U/checkpoint",
+    ),
+    (
+        "PATCH",
+        "/api/stacks/organization/proj/s/update/U/checkpointverbatim",
+    ),
+    (
+        "PATCH",
+        "/api/stacks/organization/proj/s/update/U/checkpointdelta",
+    ),
+    (
+        "POST",
+        "/api/stacks/organization/proj/s/update/U/events/batch",
+    ),
     ("POST", "/api/stacks/organization/proj/s/update/U/events"),
     ("GET", "/api/stacks/organization/proj/s/update/U/events"),
     ("POST", "/api/stacks/organization/proj/s/update/U/complete"),
@@ -64,17 +88,28 @@ fn every_route_needs_a_valid_token() {
             .arg(&server.data)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap().trim().to_owned()
     };
-    assert_eq!(api.call("GET", "/api/user", &format!("token {revoked}"), None).0, 200);
+    assert_eq!(
+        api.call("GET", "/api/user", &format!("token {revoked}"), None)
+            .0,
+        200
+    );
     let list = std::process::Command::new(env!("CARGO_BIN_EXE_pulumi-auto-server"))
         .args(["token", "list", "--data"])
         .arg(&server.data)
         .output()
         .unwrap();
     let list = String::from_utf8(list.stdout).unwrap();
-    assert!(!list.contains(&revoked), "token list never shows values: {list}");
+    assert!(
+        !list.contains(&revoked),
+        "token list never shows values: {list}"
+    );
     let id = list
         .lines()
         .find(|l| l.contains("soon revoked"))
@@ -109,7 +144,10 @@ fn every_route_needs_a_valid_token() {
                 let v: serde_json::Value = serde_json::from_str(&body)
                     .unwrap_or_else(|_| panic!("{method} {path}: not JSON: {body}"));
                 assert_eq!(v["code"], 401, "{body}");
-                assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+                assert!(
+                    v["message"].as_str().is_some_and(|m| !m.is_empty()),
+                    "{body}"
+                );
                 assert!(!body.contains(&revoked[4..]), "no token in error bodies");
             }
             checked += 1;
@@ -141,35 +179,90 @@ fn lease_tokens_are_valid_only_for_their_own_running_update() {
     let one = format!("/api/stacks/organization/proj/one/update/{u1}/checkpoint");
     let two = format!("/api/stacks/organization/proj/two/update/{u2}/checkpoint");
     // Its own update: accepted.
-    assert_eq!(api.call("PATCH", &one, &format!("update-token {lease1}"), Some(&cp)).0, 200);
-    // Another update's calls, or user calls: 401.
-    assert_eq!(api.call("PATCH", &two, &format!("update-token {lease1}"), Some(&cp)).0, 401);
-    let wrong_stack = format!("/api/stacks/organization/proj/two/update/{u1}/checkpoint");
-    assert_eq!(api.call("PATCH", &wrong_stack, &format!("update-token {lease1}"), Some(&cp)).0, 401);
-    assert_eq!(api.call("GET", "/api/user", &format!("update-token {lease1}"), None).0, 401);
     assert_eq!(
-        api.call("GET", "/api/stacks/organization/proj/one/export", &format!("update-token {lease1}"), None).0,
+        api.call("PATCH", &one, &format!("update-token {lease1}"), Some(&cp))
+            .0,
+        200
+    );
+    // Another update's calls, or user calls: 401.
+    assert_eq!(
+        api.call("PATCH", &two, &format!("update-token {lease1}"), Some(&cp))
+            .0,
+        401
+    );
+    let wrong_stack = format!("/api/stacks/organization/proj/two/update/{u1}/checkpoint");
+    assert_eq!(
+        api.call(
+            "PATCH",
+            &wrong_stack,
+            &format!("update-token {lease1}"),
+            Some(&cp)
+        )
+        .0,
+        401
+    );
+    assert_eq!(
+        api.call("GET", "/api/user", &format!("update-token {lease1}"), None)
+            .0,
+        401
+    );
+    assert_eq!(
+        api.call(
+            "GET",
+            "/api/stacks/organization/proj/one/export",
+            &format!("update-token {lease1}"),
+            None
+        )
+        .0,
         401
     );
     // A user token does not stand in for a lease.
-    assert_eq!(api.call("PATCH", &one, &format!("token {ADMIN_TOKEN}"), Some(&cp)).0, 401);
+    assert_eq!(
+        api.call("PATCH", &one, &format!("token {ADMIN_TOKEN}"), Some(&cp))
+            .0,
+        401
+    );
     // Renewal keeps the token working.
     let renew = format!("/api/stacks/organization/proj/one/update/{u1}/renew_lease");
-    let (s, b) = api.call("POST", &renew, &format!("update-token {lease1}"), Some(r#"{"token":"x","duration":120}"#));
+    let (s, b) = api.call(
+        "POST",
+        &renew,
+        &format!("update-token {lease1}"),
+        Some(r#"{"token":"x","duration":120}"#),
+    );
     assert_eq!(s, 200, "{b}");
     // Completed: the lease is worth nothing any more.
     let complete = format!("/api/stacks/organization/proj/one/update/{u1}/complete");
-    assert_eq!(api.call("POST", &complete, &format!("update-token {lease1}"), Some(r#"{"status":"succeeded"}"#)).0, 200);
+    assert_eq!(
+        api.call(
+            "POST",
+            &complete,
+            &format!("update-token {lease1}"),
+            Some(r#"{"status":"succeeded"}"#)
+        )
+        .0,
+        200
+    );
     let (s, _) = api.call("PATCH", &one, &format!("update-token {lease1}"), Some(&cp));
     assert!(s == 409 || s == 401, "{s}");
-    let (s, _) = api.call("POST", &renew, &format!("update-token {lease1}"), Some(r#"{"duration":120}"#));
+    let (s, _) = api.call(
+        "POST",
+        &renew,
+        &format!("update-token {lease1}"),
+        Some(r#"{"duration":120}"#),
+    );
     assert!(s == 409 || s == 401, "{s}");
     // The state is the checkpoint the lease wrote.
     let export = api.admin("GET", "/api/stacks/organization/proj/one/export", None);
     let v: serde_json::Value = serde_json::from_str(&export).unwrap();
     assert_eq!(v["deployment"]["resources"].as_array().unwrap().len(), 2);
     let stacks: serde_json::Value = server.get_json("/api/user/stacks");
-    let one = stacks["stacks"].as_array().unwrap().iter().find(|s| s["stackName"] == "one").unwrap();
+    let one = stacks["stacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stackName"] == "one")
+        .unwrap();
     assert_eq!(one["resourceCount"], 2);
     let _ = lease2;
 }

@@ -12,8 +12,23 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 const JUNK: &[&str] = &[
-    "null", "true", "-1", "0", "1e999", "9223372036854775808", "-9223372036854775809", "\"\"",
-    "\"x\"", "[]", "{}", "[null]", "{\"a\":1}", "\"\\ud800\"", "\"\\u0000\"", "NaN", "1.5",
+    "null",
+    "true",
+    "-1",
+    "0",
+    "1e999",
+    "9223372036854775808",
+    "-9223372036854775809",
+    "\"\"",
+    "\"x\"",
+    "[]",
+    "{}",
+    "[null]",
+    "{\"a\":1}",
+    "\"\\ud800\"",
+    "\"\\u0000\"",
+    "NaN",
+    "1.5",
 ];
 
 fn mutate(rng: &mut StdRng, valid: &str) -> Vec<u8> {
@@ -34,7 +49,12 @@ fn mutate(rng: &mut StdRng, valid: &str) -> Vec<u8> {
         }
         3 => {
             // Replace a JSON value (after a colon) with junk of another type.
-            let colons: Vec<usize> = b.iter().enumerate().filter(|(_, c)| **c == b':').map(|(i, _)| i).collect();
+            let colons: Vec<usize> = b
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| **c == b':')
+                .map(|(i, _)| i)
+                .collect();
             if let Some(&i) = colons.get(rng.gen_range(0..colons.len().max(1))) {
                 let end = b[i + 1..]
                     .iter()
@@ -94,7 +114,11 @@ fn mutated_bodies_never_give_5xx() {
         &format!("update-token {blease}"),
         Some(&checkpoint_body(3)),
     );
-    let bystander_before = api.admin("GET", "/api/stacks/organization/proj/bystander/export", None);
+    let bystander_before = api.admin(
+        "GET",
+        "/api/stacks/organization/proj/bystander/export",
+        None,
+    );
     let bystander_stack = api.admin("GET", "/api/stacks/organization/proj/bystander", None);
 
     let (uid, lease) = api.start_update("victim");
@@ -141,7 +165,8 @@ fn mutated_bodies_never_give_5xx() {
                 1 => {
                     let g = gzip(&body);
                     let cut = rng.gen_range(0..g.len());
-                    req.header("Content-Encoding", "gzip").body(g[..cut].to_vec())
+                    req.header("Content-Encoding", "gzip")
+                        .body(g[..cut].to_vec())
                 }
                 2 => req.header("Content-Encoding", "gzip").body(body),
                 3 => req.header("Content-Encoding", "br").body(body),
@@ -198,8 +223,31 @@ fn mutated_bodies_never_give_5xx() {
         .unwrap();
     assert_eq!(resp.status().as_u16(), 413, "{:?}", resp.text());
     assert!(total > 3000, "{total}");
-    assert!(fives.is_empty(), "{} of {total} answers were 5xx:\n{}", fives.len(), fives.join("\n"));
-    assert!(server.http().get(format!("{}/healthz", server.url)).send().unwrap().status().is_success());
-    assert_eq!(api.admin("GET", "/api/stacks/organization/proj/bystander/export", None), bystander_before);
-    assert_eq!(api.admin("GET", "/api/stacks/organization/proj/bystander", None), bystander_stack);
+    assert!(
+        fives.is_empty(),
+        "{} of {total} answers were 5xx:\n{}",
+        fives.len(),
+        fives.join("\n")
+    );
+    assert!(
+        server
+            .http()
+            .get(format!("{}/healthz", server.url))
+            .send()
+            .unwrap()
+            .status()
+            .is_success()
+    );
+    assert_eq!(
+        api.admin(
+            "GET",
+            "/api/stacks/organization/proj/bystander/export",
+            None
+        ),
+        bystander_before
+    );
+    assert_eq!(
+        api.admin("GET", "/api/stacks/organization/proj/bystander", None),
+        bystander_stack
+    );
 }

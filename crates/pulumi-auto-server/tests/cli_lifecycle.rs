@@ -26,7 +26,10 @@ fn whole_lifecycle_with_service_secrets() {
     let stack_yaml = std::fs::read_to_string(cli.program.join("Pulumi.dev.yaml")).unwrap();
     assert!(stack_yaml.contains("secure:"), "{stack_yaml}");
     assert!(!stack_yaml.contains("hunter2"), "{stack_yaml}");
-    assert!(!stack_yaml.contains("encryptionsalt"), "service secrets need no salt: {stack_yaml}");
+    assert!(
+        !stack_yaml.contains("encryptionsalt"),
+        "service secrets need no salt: {stack_yaml}"
+    );
     assert_eq!(
         cli.ok(&["config", "get", "token"]).trim(),
         "hunter2-lifecycle",
@@ -38,10 +41,16 @@ fn whole_lifecycle_with_service_secrets() {
 
     // preview records a preview and writes nothing.
     let preview = cli.ok(&["preview"]);
-    assert!(preview.contains("+ 3 to create") || preview.contains("3 to create"), "{preview}");
+    assert!(
+        preview.contains("+ 3 to create") || preview.contains("3 to create"),
+        "{preview}"
+    );
     assert!(cli.file_names().is_empty());
     let previews = server.get_json("/api/stacks/organization/files/dev/updates/latest/previews");
-    assert!(!previews["updates"].as_array().unwrap().is_empty(), "{previews}");
+    assert!(
+        !previews["updates"].as_array().unwrap().is_empty(),
+        "{previews}"
+    );
 
     // up.
     let up = cli.ok(&["up", "--yes", "--message", "first"]);
@@ -80,10 +89,17 @@ fn whole_lifecycle_with_service_secrets() {
     // export, export --version N, import.
     let latest: Value = serde_json::from_str(&cli.ok(&["stack", "export"])).unwrap();
     assert_eq!(latest["version"], 3);
-    assert_eq!(latest["deployment"]["resources"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        latest["deployment"]["resources"].as_array().unwrap().len(),
+        4
+    );
     let v = up_version.to_string();
-    let at_up: Value = serde_json::from_str(&cli.ok(&["stack", "export", "--version", &v])).unwrap();
-    assert_eq!(at_up["deployment"]["resources"].as_array().unwrap().len(), 4);
+    let at_up: Value =
+        serde_json::from_str(&cli.ok(&["stack", "export", "--version", &v])).unwrap();
+    assert_eq!(
+        at_up["deployment"]["resources"].as_array().unwrap().len(),
+        4
+    );
     assert_eq!(
         at_up["deployment"]["secrets_providers"]["type"], "service",
         "the state names the service secrets provider"
@@ -97,7 +113,10 @@ fn whole_lifecycle_with_service_secrets() {
 
     // stack rm is refused with Pulumi's own text while resources remain.
     let refused = cli.fails(&["stack", "rm", "dev", "--yes"]);
-    assert!(refused.contains("'dev' still has resources; removal rejected"), "{refused}");
+    assert!(
+        refused.contains("'dev' still has resources; removal rejected"),
+        "{refused}"
+    );
     assert_eq!(cli.file_names(), ["greeting.txt", "note.txt"]);
 
     // rename keeps the state and the secrets (the data key belongs to the stack, not its name).
@@ -105,7 +124,10 @@ fn whole_lifecycle_with_service_secrets() {
     let ls: Value = serde_json::from_str(&cli.ok(&["stack", "ls", "--json"])).unwrap();
     assert_eq!(ls.as_array().unwrap().len(), 1);
     assert_eq!(ls[0]["name"], "prod", "{ls}");
-    assert_eq!(cli.ok(&["config", "get", "token"]).trim(), "hunter2-lifecycle");
+    assert_eq!(
+        cli.ok(&["config", "get", "token"]).trim(),
+        "hunter2-lifecycle"
+    );
     let outputs: Value =
         serde_json::from_str(&cli.ok(&["stack", "output", "--json", "--show-secrets"])).unwrap();
     assert_eq!(outputs["token"], "hunter2-lifecycle");
@@ -113,7 +135,13 @@ fn whole_lifecycle_with_service_secrets() {
     // A second stack with the same state: `stack rm --force` removes it with its resources
     // left alone.
     cli.ok(&["stack", "init", "copy"]);
-    cli.ok(&["stack", "import", "--file", exported.to_str().unwrap(), "--force"]);
+    cli.ok(&[
+        "stack",
+        "import",
+        "--file",
+        exported.to_str().unwrap(),
+        "--force",
+    ]);
     cli.fails(&["stack", "rm", "copy", "--yes"]);
     cli.ok(&["stack", "rm", "copy", "--yes", "--force"]);
     cli.ok(&["stack", "select", "prod"]);

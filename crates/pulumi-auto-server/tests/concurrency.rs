@@ -60,9 +60,17 @@ fn one_update_per_stack_parallel_across_stacks_and_cancel() {
         running(&server, "a") && running(&server, "b")
     });
     let first = first.wait_with_output().unwrap();
-    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
     let other = other.wait_with_output().unwrap();
-    assert!(other.status.success(), "{}", String::from_utf8_lossy(&other.stderr));
+    assert!(
+        other.status.success(),
+        "{}",
+        String::from_utf8_lossy(&other.stderr)
+    );
 
     // `pulumi cancel`: the running update ends as cancelled and the stack is free at once.
     cli.ok(&["config", "set", "-s", "a", "count", "2"]);
@@ -93,10 +101,17 @@ fn one_update_per_stack_parallel_across_stacks_and_cancel() {
         cli.ok(&["refresh", "--yes", "--clear-pending-creates", "-s", "a"]);
         cli.ok(&["up", "--yes", "--skip-preview", "-s", "a"]);
     } else {
-        assert!(again_out.contains("created") || again_out.contains("unchanged"), "{again_out}");
+        assert!(
+            again_out.contains("created") || again_out.contains("unchanged"),
+            "{again_out}"
+        );
     }
     let state: serde_json::Value =
         serde_json::from_str(&cli.ok(&["stack", "export", "-s", "a"])).unwrap();
     // Stack, provider, two items.
-    assert_eq!(state["deployment"]["resources"].as_array().unwrap().len(), 4, "{state}");
+    assert_eq!(
+        state["deployment"]["resources"].as_array().unwrap().len(),
+        4,
+        "{state}"
+    );
 }

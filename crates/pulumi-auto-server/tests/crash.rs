@@ -17,7 +17,10 @@ const KILLS: usize = 8;
 fn resources(api: &Api) -> usize {
     let body = api.admin("GET", "/api/stacks/organization/many/dev/export", None);
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-    v["deployment"]["resources"].as_array().map(|a| a.len()).unwrap_or(0)
+    v["deployment"]["resources"]
+        .as_array()
+        .map(|a| a.len())
+        .unwrap_or(0)
 }
 
 #[test]
@@ -45,7 +48,10 @@ fn sigkill_during_up_loses_nothing_acknowledged() {
         server.kill_and_restart();
         kills += 1;
         let after = resources(&Api::new(&server));
-        assert!(after >= before, "kill {kills}: {before} resources acknowledged, {after} after restart");
+        assert!(
+            after >= before,
+            "kill {kills}: {before} resources acknowledged, {after} after restart"
+        );
         if up.try_wait().unwrap().is_some() {
             break;
         }
@@ -53,8 +59,19 @@ fn sigkill_during_up_loses_nothing_acknowledged() {
     let status = up.wait().unwrap();
     let mut stderr = String::new();
     use std::io::Read;
-    up.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-    eprintln!("{kills} kills; the interrupted up {}: {stderr}", if status.success() { "succeeded" } else { "failed" });
+    up.stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    eprintln!(
+        "{kills} kills; the interrupted up {}: {stderr}",
+        if status.success() {
+            "succeeded"
+        } else {
+            "failed"
+        }
+    );
     assert!(!stderr.contains("panic"), "{stderr}");
 
     // Converge: cancel whatever still holds the stack, clear interrupted creates, up again.

@@ -22,7 +22,11 @@ fn provider_binary() -> PathBuf {
             )
         });
     let bin = dir.join("pulumi-resource-files");
-    assert!(bin.exists(), "the test provider {} is missing", bin.display());
+    assert!(
+        bin.exists(),
+        "the test provider {} is missing",
+        bin.display()
+    );
     bin
 }
 
@@ -44,23 +48,54 @@ fn ok(cli: &Cli, args: &[&str]) -> String {
 #[test]
 fn pulumi_import_adopts_an_existing_file() {
     let bin = provider_binary();
-    let version = String::from_utf8(std::process::Command::new(&bin).arg("-version").output().unwrap().stdout)
-        .unwrap()
-        .trim()
-        .trim_start_matches('v')
-        .to_owned();
+    let version = String::from_utf8(
+        std::process::Command::new(&bin)
+            .arg("-version")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .trim_start_matches('v')
+    .to_owned();
     let server = Server::start();
     let cli = Cli::new(&server, "provider-files");
-    ok(&cli, &["plugin", "install", "resource", "files", &version, "--file", bin.to_str().unwrap()]);
+    ok(
+        &cli,
+        &[
+            "plugin",
+            "install",
+            "resource",
+            "files",
+            &version,
+            "--file",
+            bin.to_str().unwrap(),
+        ],
+    );
     cli.init_stack("dev");
     ok(&cli, &["config", "set", "content", "was here before\n"]);
     let a = cli.files.join("a.txt");
     std::fs::write(&a, "was here before\n").unwrap();
     let before = std::fs::metadata(&a).unwrap().modified().unwrap();
 
-    let out = ok(&cli, &["import", "files:index:File", "a", a.to_str().unwrap(), "--yes", "--generate-code=false"]);
+    let out = ok(
+        &cli,
+        &[
+            "import",
+            "files:index:File",
+            "a",
+            a.to_str().unwrap(),
+            "--yes",
+            "--generate-code=false",
+        ],
+    );
     assert!(out.contains("imported"), "{out}");
-    assert_eq!(std::fs::metadata(&a).unwrap().modified().unwrap(), before, "the file is untouched");
+    assert_eq!(
+        std::fs::metadata(&a).unwrap().modified().unwrap(),
+        before,
+        "the file is untouched"
+    );
     let state: serde_json::Value = serde_json::from_str(&ok(&cli, &["stack", "export"])).unwrap();
     let urns: Vec<&str> = state["deployment"]["resources"]
         .as_array()
@@ -68,8 +103,12 @@ fn pulumi_import_adopts_an_existing_file() {
         .iter()
         .filter_map(|r| r["urn"].as_str())
         .collect();
-    assert!(urns.contains(&"urn:pulumi:dev::provider-files::files:index:File::a"), "{urns:?}");
-    let history: serde_json::Value = serde_json::from_str(&ok(&cli, &["stack", "history", "--json"])).unwrap();
+    assert!(
+        urns.contains(&"urn:pulumi:dev::provider-files::files:index:File::a"),
+        "{urns:?}"
+    );
+    let history: serde_json::Value =
+        serde_json::from_str(&ok(&cli, &["stack", "history", "--json"])).unwrap();
     assert_eq!(history[0]["result"], "succeeded", "{history}");
     assert_eq!(history[0]["resourceChanges"]["import"], 1, "{history}");
 }

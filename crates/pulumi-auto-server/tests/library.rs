@@ -45,16 +45,25 @@ async fn library_lifecycle_against_the_server() {
     stack
         .set_all_config([
             ("dir", ConfigSetValue::from(cli.files.display().to_string())),
-            ("token", ConfigSetValue::from(Secret::new("library-secret-value"))),
+            (
+                "token",
+                ConfigSetValue::from(Secret::new("library-secret-value")),
+            ),
         ])
         .await
         .unwrap();
     let yaml = std::fs::read_to_string(cli.program.join("Pulumi.dev.yaml")).unwrap();
-    assert!(yaml.contains("secure:") && !yaml.contains("library-secret-value"), "{yaml}");
+    assert!(
+        yaml.contains("secure:") && !yaml.contains("library-secret-value"),
+        "{yaml}"
+    );
 
     let preview = stack.preview(PreviewOptions::default()).await.unwrap();
     assert_eq!(preview.summary.count("create"), 3);
-    let up = stack.up(UpOptions::default().message("from the library")).await.unwrap();
+    let up = stack
+        .up(UpOptions::default().message("from the library"))
+        .await
+        .unwrap();
     assert_eq!(up.summary.count("create"), 3);
     assert_eq!(up.outputs["token"].value, "library-secret-value");
     assert!(up.outputs["token"].secret);
@@ -77,14 +86,19 @@ async fn library_lifecycle_against_the_server() {
     let outputs = stack.outputs().await.unwrap();
     assert_eq!(outputs["token"].value, "library-secret-value");
 
-    let plan = stack.preview_destroy(DestroyOptions::default()).await.unwrap();
+    let plan = stack
+        .preview_destroy(DestroyOptions::default())
+        .await
+        .unwrap();
     let destroyed = stack
         .destroy(DestroyOptions::default(), &plan.approve("dev"))
         .await
         .unwrap();
     assert_eq!(destroyed.summary.count("delete"), 3);
     assert!(cli.file_names().is_empty());
-    ws.remove_stack("dev", RemoveOptions::default()).await.unwrap();
+    ws.remove_stack("dev", RemoveOptions::default())
+        .await
+        .unwrap();
     assert!(ws.list_stacks().await.unwrap().is_empty());
 }
 
@@ -116,7 +130,10 @@ async fn a_second_up_of_a_busy_stack_is_a_concurrent_update() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let second = stack.up(UpOptions::default()).await;
-    assert!(matches!(second, Err(Error::ConcurrentUpdate { .. })), "{second:?}");
+    assert!(
+        matches!(second, Err(Error::ConcurrentUpdate { .. })),
+        "{second:?}"
+    );
     let first = first.await.unwrap().unwrap();
     assert_eq!(first.summary.count("create"), 2);
 }

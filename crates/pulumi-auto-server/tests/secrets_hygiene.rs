@@ -6,7 +6,9 @@ mod common;
 use common::{ADMIN_TOKEN, Api, Cli, Server, checkpoint_body};
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
 }
 
 #[test]
@@ -35,7 +37,10 @@ fn no_secret_in_logs_database_or_errors() {
     let master = std::fs::read_to_string(server.data.join("master-key")).unwrap();
     let master = master.trim().to_owned();
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(server.data.join("master-key")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(server.data.join("master-key"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
 
     // Bad credentials are not echoed.
@@ -53,7 +58,11 @@ fn no_secret_in_logs_database_or_errors() {
     assert_eq!(outputs.trim(), secret);
     // Encrypt and decrypt directly too, with bad input around them.
     let b64 = "aHVudGVyMi1oeWdpZW5lLTdmM2E5Yw=="; // base64 of the secret
-    let ct = api.admin("POST", "/api/stacks/organization/files/dev/encrypt", Some(&format!(r#"{{"plaintext":"{b64}"}}"#)));
+    let ct = api.admin(
+        "POST",
+        "/api/stacks/organization/files/dev/encrypt",
+        Some(&format!(r#"{{"plaintext":"{b64}"}}"#)),
+    );
     assert!(!ct.contains(b64));
     let (s, body) = api.call(
         "POST",
@@ -76,7 +85,11 @@ fn no_secret_in_logs_database_or_errors() {
     let mut server = server;
     server.kill();
     let log = std::fs::read(&server.log).unwrap();
-    assert!(log.len() > 10_000, "trace logging is on ({} bytes)", log.len());
+    assert!(
+        log.len() > 10_000,
+        "trace logging is on ({} bytes)",
+        log.len()
+    );
     let mut db = Vec::new();
     for f in std::fs::read_dir(&server.data).unwrap() {
         let f = f.unwrap();
@@ -85,7 +98,10 @@ fn no_secret_in_logs_database_or_errors() {
             db.extend(std::fs::read(f.path()).unwrap());
         }
     }
-    assert!(contains(&db, "hunter2") == false, "the plaintext is in the database");
+    assert!(
+        !contains(&db, "hunter2"),
+        "the plaintext is in the database"
+    );
     for (what, value) in [
         ("admin token", ADMIN_TOKEN),
         ("created token", made.as_str()),
@@ -98,5 +114,8 @@ fn no_secret_in_logs_database_or_errors() {
         assert!(!contains(&db, value), "the {what} is in the database");
     }
     // What is stored instead: hashes.
-    assert!(contains(&db, &pulumi_auto_server::crypto::token_hash(&made)));
+    assert!(contains(
+        &db,
+        &pulumi_auto_server::crypto::token_hash(&made)
+    ));
 }

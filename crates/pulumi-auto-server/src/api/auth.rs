@@ -55,7 +55,11 @@ fn unauthorized(msg: &str) -> Response {
 }
 
 /// The middleware: resolves the credentials into an [`Auth`] in the request's extensions.
-pub async fn authenticate(State(state): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
+pub async fn authenticate(
+    State(state): State<Arc<AppState>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let Some(value) = req.headers().get(header::AUTHORIZATION) else {
         return unauthorized("no credentials; log in with an access token");
     };
@@ -78,7 +82,11 @@ pub async fn authenticate(State(state): State<Arc<AppState>>, mut req: Request, 
         "update-token" => {
             let hash = crypto::token_hash(cred);
             match state.store.update_by_lease(&hash).await {
-                Ok(Some(u)) if u.lease_hash.as_deref().is_some_and(|h| crypto::token_matches(cred, h)) => {
+                Ok(Some(u))
+                    if u.lease_hash
+                        .as_deref()
+                        .is_some_and(|h| crypto::token_matches(cred, h)) =>
+                {
                     Auth::Lease(Box::new(u))
                 }
                 Ok(_) => return unauthorized("invalid or expired update token"),

@@ -115,21 +115,48 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route(stack, get(stacks::get_stack).delete(stacks::delete_stack))
         .route(&format!("{stack}/export"), get(stacks::export))
-        .route(&format!("{stack}/export/{{version}}"), get(stacks::export_version))
+        .route(
+            &format!("{stack}/export/{{version}}"),
+            get(stacks::export_version),
+        )
         .route(&format!("{stack}/import"), post(stacks::import))
         .route(&format!("{stack}/rename"), post(stacks::rename))
-        .route(&format!("{stack}/tags"), axum::routing::patch(stacks::set_tags))
-        .route(&format!("{stack}/config"), axum::routing::put(stacks::put_config))
+        .route(
+            &format!("{stack}/tags"),
+            axum::routing::patch(stacks::set_tags),
+        )
+        .route(
+            &format!("{stack}/config"),
+            axum::routing::put(stacks::put_config),
+        )
         .route(&format!("{stack}/updates"), get(updates::history))
         .route(&format!("{stack}/updates/latest"), get(updates::latest))
-        .route(&format!("{stack}/updates/latest/previews"), get(updates::latest_previews))
-        .route(&format!("{stack}/updates/{{version}}"), get(updates::by_version))
+        .route(
+            &format!("{stack}/updates/latest/previews"),
+            get(updates::latest_previews),
+        )
+        .route(
+            &format!("{stack}/updates/{{version}}"),
+            get(updates::by_version),
+        )
         .route(&format!("{stack}/encrypt"), post(secrets::encrypt))
         .route(&format!("{stack}/decrypt"), post(secrets::decrypt))
-        .route(&format!("{stack}/decrypt/log-decryption"), post(secrets::log_decryption))
-        .route(&format!("{stack}/decrypt/log-batch-decryption"), post(secrets::log_decryption))
-        .route(&format!("{stack}/batch-encrypt"), post(secrets::batch_encrypt))
-        .route(&format!("{stack}/batch-decrypt"), post(secrets::batch_decrypt))
+        .route(
+            &format!("{stack}/decrypt/log-decryption"),
+            post(secrets::log_decryption),
+        )
+        .route(
+            &format!("{stack}/decrypt/log-batch-decryption"),
+            post(secrets::log_decryption),
+        )
+        .route(
+            &format!("{stack}/batch-encrypt"),
+            post(secrets::batch_encrypt),
+        )
+        .route(
+            &format!("{stack}/batch-decrypt"),
+            post(secrets::batch_decrypt),
+        )
         .route(&format!("{stack}/update"), post(updates::create_update))
         .route(&format!("{stack}/preview"), post(updates::create_preview))
         .route(&format!("{stack}/refresh"), post(updates::create_refresh))
@@ -137,7 +164,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(upd, get(updates::status).post(updates::start))
         .route(&format!("{upd}/cancel"), post(updates::cancel))
         .route(&format!("{upd}/renew_lease"), post(updates::renew_lease))
-        .route(&format!("{upd}/checkpoint"), axum::routing::patch(updates::checkpoint))
+        .route(
+            &format!("{upd}/checkpoint"),
+            axum::routing::patch(updates::checkpoint),
+        )
         .route(
             &format!("{upd}/checkpointverbatim"),
             axum::routing::patch(updates::checkpoint_verbatim),
@@ -147,10 +177,16 @@ pub fn router(state: Arc<AppState>) -> Router {
             axum::routing::patch(updates::checkpoint_delta),
         )
         .route(&format!("{upd}/events/batch"), post(updates::events_batch))
-        .route(&format!("{upd}/events"), post(updates::event_single).get(updates::events))
+        .route(
+            &format!("{upd}/events"),
+            post(updates::event_single).get(updates::events),
+        )
         .route(&format!("{upd}/complete"), post(updates::complete))
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate));
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ));
 
     let request_id = HeaderName::from_static(REQUEST_ID);
     Router::new()
@@ -165,28 +201,30 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(RequestBodyLimitLayer::new(max_body))
         .layer(RequestDecompressionLayer::new())
         .layer(middleware::from_fn(json_errors))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &Request| {
-                let id = req
-                    .headers()
-                    .get(REQUEST_ID)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("");
-                tracing::info_span!(
-                    "request",
-                    method = %req.method(),
-                    path = %req.uri().path(),
-                    request_id = %id,
-                )
-            }),
-        )
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let id = req
+                .headers()
+                .get(REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            tracing::info_span!(
+                "request",
+                method = %req.method(),
+                path = %req.uri().path(),
+                request_id = %id,
+            )
+        }))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }
 
 async fn healthz(State(state): State<Shared>) -> Response {
     match state.store.is_initialized().await {
-        Ok(true) => (StatusCode::OK, axum::Json(serde_json::json!({"status": "ok"}))).into_response(),
+        Ok(true) => (
+            StatusCode::OK,
+            axum::Json(serde_json::json!({"status": "ok"})),
+        )
+            .into_response(),
         _ => Error::Unavailable("not ready".into()).into_response(),
     }
 }
@@ -237,11 +275,15 @@ pub(crate) async fn read_body(body: Body, limit: usize) -> Result<axum::body::By
         let mut src: Option<&dyn std::error::Error> = Some(&e);
         while let Some(s) = src {
             if s.to_string().contains("length limit exceeded") {
-                return Error::PayloadTooLarge("Payload Too Large: the request body is too large".into());
+                return Error::PayloadTooLarge(
+                    "Payload Too Large: the request body is too large".into(),
+                );
             }
             src = s.source();
         }
-        Error::bad_request("Bad Request: the request body could not be read (truncated or corrupt gzip?)")
+        Error::bad_request(
+            "Bad Request: the request body could not be read (truncated or corrupt gzip?)",
+        )
     })
 }
 

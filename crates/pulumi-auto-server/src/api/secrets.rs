@@ -137,7 +137,9 @@ pub async fn batch_encrypt(
     let bytes = Zeroizing::new(read_body(body, state.config.max_body).await?.to_vec());
     let req: BatchEncryptRequest = parse_json(&bytes)?;
     if req.plaintexts.len() > MAX_BATCH {
-        return Err(Error::bad_request("Bad Request: too many values in one batch"));
+        return Err(Error::bad_request(
+            "Bad Request: too many values in one batch",
+        ));
     }
     let mut out = Vec::with_capacity(req.plaintexts.len());
     for p in &req.plaintexts {
@@ -159,7 +161,9 @@ pub async fn batch_decrypt(
     let bytes = read_body(body, state.config.max_body).await?;
     let req: BatchDecryptRequest = parse_json(&bytes)?;
     if req.ciphertexts.len() > MAX_BATCH {
-        return Err(Error::bad_request("Bad Request: too many values in one batch"));
+        return Err(Error::bad_request(
+            "Bad Request: too many values in one batch",
+        ));
     }
     let mut out = HashMap::with_capacity(req.ciphertexts.len());
     for c in &req.ciphertexts {

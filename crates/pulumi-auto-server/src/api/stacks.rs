@@ -47,9 +47,8 @@ pub fn check_tags(tags: &Map<String, Value>) -> Result<()> {
     for (k, v) in tags {
         let ok_name = !k.is_empty()
             && k.chars().count() <= 40
-            && k.bytes().all(|b| {
-                b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':')
-            });
+            && k.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
         if !ok_name {
             return Err(Error::bad_request(
                 "Bad Request: invalid tag name (1 to 40 of A-Z, a-z, 0-9, '-', '_', '.', ':')",
@@ -57,8 +56,16 @@ pub fn check_tags(tags: &Map<String, Value>) -> Result<()> {
         }
         match v.as_str() {
             Some(s) if s.chars().count() <= 256 => {}
-            Some(_) => return Err(Error::bad_request("Bad Request: a tag value is longer than 256 characters")),
-            None => return Err(Error::bad_request("Bad Request: tag values must be strings")),
+            Some(_) => {
+                return Err(Error::bad_request(
+                    "Bad Request: a tag value is longer than 256 characters",
+                ));
+            }
+            None => {
+                return Err(Error::bad_request(
+                    "Bad Request: tag values must be strings",
+                ));
+            }
         }
     }
     Ok(())
@@ -89,7 +96,11 @@ pub(crate) async fn stack_of(
         .store
         .get_stack(&o, project, stack)
         .await?
-        .ok_or_else(|| Error::not_found(format!("Not Found: stack '{org}/{project}/{stack}' not found")))?;
+        .ok_or_else(|| {
+            Error::not_found(format!(
+                "Not Found: stack '{org}/{project}/{stack}' not found"
+            ))
+        })?;
     Ok((o, s))
 }
 
@@ -119,7 +130,12 @@ pub async fn cli_version(Extension(auth): Extension<Auth>, headers: HeaderMap) -
         .split_once('(')
         .and_then(|(_, rest)| rest.split([';', ')']).next())
         .map(str::trim)
-        .filter(|v| !v.is_empty() && v.len() < 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-+".contains(&b)));
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() < 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-+".contains(&b))
+        });
     match version {
         Some(v) => Ok(Json(json!({
             "latestVersion": v,
@@ -132,7 +148,10 @@ pub async fn cli_version(Extension(auth): Extension<Auth>, headers: HeaderMap) -
 }
 
 /// GET /api/user
-pub async fn current_user(State(state): State<Shared>, Extension(auth): Extension<Auth>) -> Result<Response> {
+pub async fn current_user(
+    State(state): State<Shared>,
+    Extension(auth): Extension<Auth>,
+) -> Result<Response> {
     let user = auth.user()?;
     let orgs = state.store.user_orgs(&user.id).await?;
     Ok(Json(json!({
@@ -151,7 +170,10 @@ pub async fn current_user(State(state): State<Shared>, Extension(auth): Extensio
 }
 
 /// GET /api/user/organizations/default
-pub async fn default_org(State(state): State<Shared>, Extension(auth): Extension<Auth>) -> Result<Response> {
+pub async fn default_org(
+    State(state): State<Shared>,
+    Extension(auth): Extension<Auth>,
+) -> Result<Response> {
     let user = auth.user()?;
     let orgs = state.store.user_orgs(&user.id).await?;
     let name = orgs.first().map(|o| o.name.clone()).unwrap_or_default();
@@ -208,7 +230,9 @@ pub async fn list_stacks(
                 .ok_or_else(|| Error::bad_request("Bad Request: invalid continuation token"))?;
             let parts: Vec<String> = raw.split('\n').map(str::to_owned).collect();
             if parts.len() != 3 {
-                return Err(Error::bad_request("Bad Request: invalid continuation token"));
+                return Err(Error::bad_request(
+                    "Bad Request: invalid continuation token",
+                ));
             }
             Some(parts)
         }
@@ -218,7 +242,9 @@ pub async fn list_stacks(
         .list_stacks(
             user,
             &filter,
-            after.as_ref().map(|p| (p[0].as_str(), p[1].as_str(), p[2].as_str())),
+            after
+                .as_ref()
+                .map(|p| (p[0].as_str(), p[1].as_str(), p[2].as_str())),
             STACK_PAGE,
         )
         .await?;
@@ -392,7 +418,8 @@ fn empty_deployment() -> String {
     let t = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into());
-    json!({"version": 3, "deployment": {"manifest": {"time": t, "magic": "", "version": ""}}}).to_string()
+    json!({"version": 3, "deployment": {"manifest": {"time": t, "magic": "", "version": ""}}})
+        .to_string()
 }
 
 fn json_text(text: String) -> Response {
@@ -407,7 +434,11 @@ pub async fn export(
 ) -> Result<Response> {
     let user = auth.user()?;
     let (_, s) = stack_of(&state, user, &org, &project, &stack).await?;
-    let text = state.store.checkpoint(&s, None).await?.unwrap_or_else(empty_deployment);
+    let text = state
+        .store
+        .checkpoint(&s, None)
+        .await?
+        .unwrap_or_else(empty_deployment);
     Ok(json_text(text))
 }
 
@@ -419,13 +450,14 @@ pub async fn export_version(
 ) -> Result<Response> {
     let user = auth.user()?;
     let (_, s) = stack_of(&state, user, &org, &project, &stack).await?;
-    let version: i64 = version
-        .parse()
-        .ok()
-        .filter(|v| *v >= 1)
-        .ok_or_else(|| Error::bad_request("Bad Request: the version must be a positive integer"))?;
+    let version: i64 =
+        version.parse().ok().filter(|v| *v >= 1).ok_or_else(|| {
+            Error::bad_request("Bad Request: the version must be a positive integer")
+        })?;
     if version > s.version {
-        return Err(Error::not_found(format!("Not Found: stack has no version {version}")));
+        return Err(Error::not_found(format!(
+            "Not Found: stack has no version {version}"
+        )));
     }
     let text = state
         .store

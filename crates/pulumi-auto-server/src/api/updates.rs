@@ -40,7 +40,10 @@ fn check_kind(kind: &str) -> Result<()> {
 }
 
 fn check_update_id(id: &str) -> Result<()> {
-    if !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+    if !id.is_empty()
+        && id.len() <= 64
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
         Ok(())
     } else {
         Err(Error::not_found("Not Found: update not found"))
@@ -73,7 +76,13 @@ struct Metadata {
     environment: Map<String, Value>,
 }
 
-async fn create(state: Shared, auth: Auth, path: (String, String, String), body: Body, kind: &str) -> Result<Response> {
+async fn create(
+    state: Shared,
+    auth: Auth,
+    path: (String, String, String),
+    body: Body,
+    kind: &str,
+) -> Result<Response> {
     let user = auth.user()?;
     let (org, project, stack) = path;
     let (_, s) = stack_of(&state, user, &org, &project, &stack).await?;
@@ -82,7 +91,9 @@ async fn create(state: Shared, auth: Auth, path: (String, String, String), body:
     if let Some(cfg) = &req.config {
         for (k, v) in cfg {
             if k.len() > 1024 || !v.is_object() {
-                return Err(Error::bad_request("Bad Request: config values must be {string, secret, object}"));
+                return Err(Error::bad_request(
+                    "Bad Request: config values must be {string, secret, object}",
+                ));
             }
         }
     }
@@ -155,7 +166,11 @@ pub async fn create_destroy(
     create(state, auth, p, body, "destroy").await
 }
 
-async fn user_update(state: &AppState, auth: &Auth, p: &UpdatePath) -> Result<(StackRow, UpdateRow)> {
+async fn user_update(
+    state: &AppState,
+    auth: &Auth,
+    p: &UpdatePath,
+) -> Result<(StackRow, UpdateRow)> {
     let user = auth.user()?;
     let (org, project, stack, kind, id) = p;
     check_kind(kind)?;
@@ -195,7 +210,9 @@ async fn leased_update(state: &AppState, auth: &Auth, p: &UpdatePath) -> Result<
     match u.status.as_str() {
         "running" => {}
         "cancelled" => {
-            return Err(Error::Conflict("Conflict: the update has been cancelled.".into()));
+            return Err(Error::Conflict(
+                "Conflict: the update has been cancelled.".into(),
+            ));
         }
         other => {
             return Err(Error::Conflict(format!(
@@ -231,7 +248,10 @@ pub async fn start(
     let (s, u) = user_update(&state, &auth, &p).await?;
     let bytes = read_body(body, 1024 * 1024).await?;
     let req: StartRequest = if bytes.is_empty() {
-        StartRequest { tags: None, journal_version: None }
+        StartRequest {
+            tags: None,
+            journal_version: None,
+        }
     } else {
         parse_json(&bytes)?
     };
@@ -241,7 +261,13 @@ pub async fn start(
     let token = crypto::new_token();
     let started = state
         .store
-        .start_update(&s, &u, &crypto::token_hash(&token), state.config.lease_secs, req.tags.as_ref())
+        .start_update(
+            &s,
+            &u,
+            &crypto::token_hash(&token),
+            state.config.lease_secs,
+            req.tags.as_ref(),
+        )
         .await?;
     // No journal version is echoed: the CLI then sends checkpoints, not journal entries.
     Ok(Json(json!({
@@ -295,7 +321,11 @@ pub async fn renew_lease(
     let u = leased_update(&state, &auth, &p).await?;
     let bytes = read_body(body, 64 * 1024).await?;
     let req: RenewRequest = parse_json(&bytes)?;
-    let secs = if req.duration <= 0 { state.config.lease_secs } else { req.duration.min(3600) };
+    let secs = if req.duration <= 0 {
+        state.config.lease_secs
+    } else {
+        req.duration.min(3600)
+    };
     let expires = state.store.renew_lease(&u.id, secs).await?;
     // The token stays the same; it is valid until the new expiry.
     let token = headers
@@ -330,7 +360,9 @@ pub async fn checkpoint(
     let req: CheckpointRequest = parse_json(&bytes)?;
     let deployment = req.deployment.as_ref().map(|d| d.get()).unwrap_or("null");
     if !(deployment == "null" || deployment.starts_with('{')) {
-        return Err(Error::bad_request("Bad Request: the deployment must be an object"));
+        return Err(Error::bad_request(
+            "Bad Request: the deployment must be an object",
+        ));
     }
     let mut text = format!("{{\"version\":{}", req.version);
     if let Some(f) = &req.features {
@@ -444,11 +476,9 @@ pub async fn checkpoint_delta(
     let (seq, base) = match state.verbatim(&u.id) {
         Some(v) => v,
         None => {
-            let text = state
-                .store
-                .checkpoint_of_update(&u)
-                .await?
-                .ok_or_else(|| Error::bad_request("Bad Request: no checkpoint to apply a delta to"))?;
+            let text = state.store.checkpoint_of_update(&u).await?.ok_or_else(|| {
+                Error::bad_request("Bad Request: no checkpoint to apply a delta to")
+            })?;
             (0, Arc::new(text))
         }
     };
@@ -495,7 +525,9 @@ struct SummaryEvent {
 
 async fn store_events(state: &AppState, u: &UpdateRow, raws: &[Box<RawValue>]) -> Result<()> {
     if raws.len() > 100_000 {
-        return Err(Error::bad_request("Bad Request: too many events in one batch"));
+        return Err(Error::bad_request(
+            "Bad Request: too many events in one batch",
+        ));
     }
     let mut rows = Vec::with_capacity(raws.len());
     let mut changes = None;
@@ -575,12 +607,17 @@ pub async fn events(
         text.push_str(body);
     }
     text.push(']');
-    let more = rows.len() as i64 == EVENT_PAGE || matches!(u.status.as_str(), "running" | "not started");
+    let more =
+        rows.len() as i64 == EVENT_PAGE || matches!(u.status.as_str(), "running" | "not started");
     if more {
         text.push_str(&format!(",\"continuationToken\":\"{last}\""));
     }
     text.push('}');
-    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], text).into_response())
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        text,
+    )
+        .into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -620,7 +657,11 @@ fn result_of(status: &str) -> &'static str {
 fn update_info(u: &UpdateRow) -> Value {
     let meta: Metadata = serde_json::from_str(&u.metadata).unwrap_or_default();
     let config: Value = serde_json::from_str(&u.config).unwrap_or_else(|_| json!({}));
-    let kind = if u.kind == "resource-import" { "update" } else { u.kind.as_str() };
+    let kind = if u.kind == "resource-import" {
+        "update"
+    } else {
+        u.kind.as_str()
+    };
     let mut info = json!({
         "kind": kind,
         "startTime": u.start_time.unwrap_or(u.created),
@@ -631,7 +672,11 @@ fn update_info(u: &UpdateRow) -> Value {
         "endTime": u.end_time.unwrap_or(0),
         "version": u.version,
     });
-    if let Some(rc) = u.resource_changes.as_deref().and_then(|t| serde_json::from_str::<Value>(t).ok()) {
+    if let Some(rc) = u
+        .resource_changes
+        .as_deref()
+        .and_then(|t| serde_json::from_str::<Value>(t).ok())
+    {
         info["resourceChanges"] = rc;
     }
     if let Some(n) = u.resource_count {
@@ -746,7 +791,10 @@ mod tests {
 
     #[test]
     fn edits_apply_in_order_and_reject_bad_ranges() {
-        assert_eq!(apply_edits("abcdef", &[(1, 2, "X"), (4, 6, "")]).unwrap(), "aXcd");
+        assert_eq!(
+            apply_edits("abcdef", &[(1, 2, "X"), (4, 6, "")]).unwrap(),
+            "aXcd"
+        );
         assert_eq!(apply_edits("abc", &[]).unwrap(), "abc");
         assert_eq!(apply_edits("abc", &[(3, 3, "d")]).unwrap(), "abcd");
         assert!(apply_edits("abc", &[(2, 1, "")]).is_err());

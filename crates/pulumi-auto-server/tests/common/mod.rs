@@ -34,9 +34,9 @@ fn cache_dir() -> PathBuf {
 /// The real pulumi CLI (PULUMI_AUTO_CLI, else the pinned one in the cache); a clear failure
 /// when it is missing.
 pub fn pulumi_bin() -> PathBuf {
-    let p = std::env::var_os("PULUMI_AUTO_CLI").map(PathBuf::from).unwrap_or_else(|| {
-        cache_dir().join(format!("pulumi-v{}/bin/pulumi", pinned_version()))
-    });
+    let p = std::env::var_os("PULUMI_AUTO_CLI")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| cache_dir().join(format!("pulumi-v{}/bin/pulumi", pinned_version())));
     assert!(
         p.exists(),
         "the real pulumi CLI is needed for this test ({} is missing); run the tests with \
@@ -128,7 +128,10 @@ impl Server {
             .read_line(&mut line)
             .unwrap();
         let url = line.trim().to_owned();
-        assert!(url.starts_with("http://127.0.0.1:"), "first line of stdout: {url:?}");
+        assert!(
+            url.starts_with("http://127.0.0.1:"),
+            "first line of stdout: {url:?}"
+        );
         self.addr = url.trim_start_matches("http://").to_owned();
         self.url = url;
         self.child = Some(child);
@@ -140,7 +143,10 @@ impl Server {
             {
                 break;
             }
-            assert!(Instant::now() < deadline, "the server did not become healthy");
+            assert!(
+                Instant::now() < deadline,
+                "the server did not become healthy"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -246,7 +252,10 @@ impl Cli {
         let text = std::fs::read_to_string(&yaml).unwrap();
         std::fs::write(
             &yaml,
-            text.replace("virtualenv: venv", &format!("virtualenv: {}", venv().display())),
+            text.replace(
+                "virtualenv: venv",
+                &format!("virtualenv: {}", venv().display()),
+            ),
         )
         .unwrap();
         let home = root.path().join("home");
@@ -306,7 +315,10 @@ impl Cli {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(!out.status.success(), "pulumi {args:?} should have failed:\n{text}");
+        assert!(
+            !out.status.success(),
+            "pulumi {args:?} should have failed:\n{text}"
+        );
         text
     }
 
@@ -346,20 +358,16 @@ impl<'a> Api<'a> {
     }
 
     /// A request with `Authorization: <auth>` (none when empty) and a JSON body.
-    pub fn call(
-        &self,
-        method: &str,
-        path: &str,
-        auth: &str,
-        body: Option<&str>,
-    ) -> (u16, String) {
+    pub fn call(&self, method: &str, path: &str, auth: &str, body: Option<&str>) -> (u16, String) {
         let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut r = self.client.request(m, format!("{}{path}", self.server.url));
         if !auth.is_empty() {
             r = r.header("Authorization", auth);
         }
         if let Some(b) = body {
-            r = r.header("Content-Type", "application/json").body(b.to_owned());
+            r = r
+                .header("Content-Type", "application/json")
+                .body(b.to_owned());
         }
         let resp = r.send().unwrap();
         let status = resp.status().as_u16();
@@ -378,7 +386,9 @@ impl<'a> Api<'a> {
         self.admin(
             "POST",
             "/api/stacks/organization/proj",
-            Some(&format!(r#"{{"stackName":"{name}","tags":{{"pulumi:project":"proj"}}}}"#)),
+            Some(&format!(
+                r#"{{"stackName":"{name}","tags":{{"pulumi:project":"proj"}}}}"#
+            )),
         );
     }
 
