@@ -40,7 +40,8 @@ enum Command {
         /// The largest request body accepted (after decompression), in MiB.
         #[arg(long, default_value_t = 256)]
         max_body_mib: usize,
-        /// How long an update's lease lasts unless renewed, in seconds.
+        /// How long an update's lease lasts unless renewed, in seconds. The CLI assumes 5
+        /// minutes and renews once half of that has passed: shorter leases suit tests only.
         #[arg(long, default_value_t = 300)]
         lease_secs: i64,
     },

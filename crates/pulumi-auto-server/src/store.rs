@@ -1072,8 +1072,8 @@ impl Store {
         .await?
         .rows_affected();
         if n != 1 {
-            return Err(Error::Unauthorized(
-                "Unauthorized: the update's lease has expired or the update has ended".into(),
+            return Err(Error::Forbidden(
+                "Forbidden: the update's lease has expired or the update has ended".into(),
             ));
         }
         Ok(expires)

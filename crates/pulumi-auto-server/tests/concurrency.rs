@@ -115,3 +115,48 @@ fn one_update_per_stack_parallel_across_stacks_and_cancel() {
         "{state}"
     );
 }
+
+#[test]
+fn a_killed_cli_holds_the_stack_until_its_lease_expires() {
+    use std::os::unix::process::CommandExt;
+    let server = Server::start_with("info", &["--lease-secs", "10"]);
+    let cli = Cli::new(&server, "slow");
+    slow_stack(&cli, "a", "30");
+    let mut doomed = cli
+        .command(&["up", "--yes", "--skip-preview", "-s", "a"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    wait_until("the up to hold stack a", || running(&server, "a"));
+    // The CLI and everything it started die at once, with the lease held.
+    let pgid = nix::unistd::Pid::from_raw(-(doomed.id() as i32));
+    nix::sys::signal::kill(pgid, nix::sys::signal::Signal::SIGKILL).unwrap();
+    let _ = doomed.wait();
+    let killed_at = Instant::now();
+    cli.ok(&["config", "set", "-s", "a", "delay", "0"]);
+    let refused = cli.fails(&["up", "--yes", "--skip-preview", "-s", "a"]);
+    assert!(
+        refused.contains("[409] Conflict: Another update is currently in progress."),
+        "{refused}"
+    );
+    // Once the lease has expired, the stack is free again; the dead update failed.
+    wait_until("the lease to expire", || !running(&server, "a"));
+    assert!(
+        killed_at.elapsed() < Duration::from_secs(30),
+        "the lease lasts 10 s"
+    );
+    cli.ok(&["refresh", "--yes", "--clear-pending-creates", "-s", "a"]);
+    cli.ok(&["up", "--yes", "--skip-preview", "-s", "a"]);
+    let history: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["stack", "history", "-s", "a", "--json"])).unwrap();
+    let results: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(results, ["succeeded", "succeeded", "failed"], "{history}");
+    assert_eq!(cli.file_names().len(), 1);
+}

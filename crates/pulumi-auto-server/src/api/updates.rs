@@ -221,8 +221,9 @@ async fn leased_update(state: &AppState, auth: &Auth, p: &UpdatePath) -> Result<
         }
     }
     if u.lease_expires.unwrap_or(0) < now() {
-        return Err(Error::Unauthorized(
-            "Unauthorized: the update's lease has expired".into(),
+        // 403, which makes the CLI stop renewing (it treats 401 as "log in again").
+        return Err(Error::Forbidden(
+            "Forbidden: the update's lease has expired".into(),
         ));
     }
     Ok(u)
