@@ -478,7 +478,7 @@ impl Ctx {
         // 2. The approval: bound to that preview, naming the stack as typed or given.
         let typed = match &a.yes_destroy {
             Some(given) => given.clone(),
-            None if input::stdin_is_terminal() => {
+            None if crate::terminal::stdin_is_terminal() => {
                 let prompt = format!(
                     "Type the stack name ({name}) to destroy it, anything else to keep it: "
                 );

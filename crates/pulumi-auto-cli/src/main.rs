@@ -22,6 +22,7 @@ mod exit;
 mod input;
 mod interrupt;
 mod report;
+mod terminal;
 
 use std::time::Duration;
 
@@ -101,7 +102,7 @@ fn report(
     let (exit, mut fields, error) = match result {
         Ok(fields) => (Exit::Ok, fields, None),
         Err(f) => {
-            input::restore_terminal();
+            terminal::restore_terminal();
             (f.exit, commands::Fields::new(), Some(ui.redact(&f.message)))
         }
     };

@@ -123,7 +123,7 @@ impl Ui {
                 b.set_style(style(SPINNER_TEMPLATE));
                 b.set_prefix(title.to_owned());
                 b.enable_steady_tick(Duration::from_millis(120));
-                crate::input::hide_typing();
+                crate::terminal::hide_typing();
                 if let Ok(mut g) = self.bar.lock() {
                     *g = Some(b.clone());
                 }
@@ -147,7 +147,7 @@ impl Ui {
         let bar = self.bar.lock().ok().and_then(|mut b| b.take());
         if let Some(b) = bar {
             b.finish_and_clear();
-            crate::input::show_typing();
+            crate::terminal::show_typing();
         }
     }
 }
