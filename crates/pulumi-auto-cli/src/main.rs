@@ -15,6 +15,10 @@
 //!
 //! Exit codes: 0 success, 1 failed, 2 usage or bad input, 3 destroy refused, 4 cancelled.
 //! `--help` says more; the README has the whole story.
+#![deny(missing_docs)]
+// Every item of the tool has its rustdoc, private ones included (`missing_docs` alone
+// checks only what a binary exports: nothing).
+#![deny(clippy::missing_docs_in_private_items)]
 
 mod args;
 mod commands;
