@@ -518,9 +518,9 @@ impl Stack {
         deployment: &model::Deployment,
         approval: Option<&crate::DestroyApproval>,
     ) -> Result<()> {
-        let json = serde_json::to_string(deployment).map_err(|e| Error::Parse {
+        let json = deployment.to_json().map_err(|source| Error::Model {
             command: "stack import".into(),
-            reason: e.to_string(),
+            source,
         })?;
         match approval {
             Some(a) => self.check_removal_approval(a).await?,

@@ -262,7 +262,7 @@ fn engine_error(stack: &Stack, out: &CommandOutput, observed: &Observed) -> Erro
             failure: Some(Box::new(failure)),
         };
     }
-    let error = crate::error::classify(failure, Some(stack.name()));
+    let error = crate::cli::classify::classify(failure, Some(stack.name()));
     // A program failure found in the text output is read again from the events: the
     // text of `preview --json` is JSON, where the classifier cannot find the message.
     let (failure, from_text) = match error {
@@ -287,7 +287,7 @@ fn engine_error(stack: &Stack, out: &CommandOutput, observed: &Observed) -> Erro
     if text.contains("SyntaxError:") || text.contains("IndentationError:") {
         return Error::CompilationFailed { failure };
     }
-    if let Some(message) = crate::error::program_failure_message(&text) {
+    if let Some(message) = crate::cli::classify::program_failure_message(&text) {
         return Error::ProgramFailed { message, failure };
     }
     if !observed.violations.is_empty() {

@@ -31,6 +31,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub(crate) use crate::cli::classify::parse_error;
 pub(crate) use url::url_secrets;
 pub use url::{redact_url, url_has_credentials};
 pub use validate::{
@@ -734,14 +735,6 @@ fn plugin_remove_args(kind: &str, name: &str, version: Option<&str>) -> Result<V
         args.push(v.into());
     }
     Ok(args)
-}
-
-/// A parse failure of a command's output as an [`Error::Parse`].
-pub(crate) fn parse_error(out: &CommandOutput, e: impl std::fmt::Display) -> Error {
-    Error::Parse {
-        command: out.command.clone(),
-        reason: e.to_string(),
-    }
 }
 
 #[cfg(test)]
