@@ -40,7 +40,6 @@ use tokio::sync::mpsc;
 pub use argv::{FlagSpec, check_extra_args, managed_flags};
 pub use destroy::DestroyOptions;
 pub use import::{ImportOptions, ImportResource, ImportSource};
-pub(crate) use options::absolute;
 pub use options::{CommonOptions, Control, DebugLogging, EventCallback};
 pub use preview::{PreviewOptions, PreviewResult};
 pub use refresh::RefreshOptions;

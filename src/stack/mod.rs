@@ -20,13 +20,16 @@
 //! # Ok(()) }
 //! ```
 
+mod lifecycle;
+
 use std::collections::BTreeMap;
 
 use crate::cli::Invocation;
+use crate::cli::classify::parse_error;
 use crate::error::{Error, Result};
 use crate::model;
 use crate::secret::Secret;
-use crate::workspace::{LocalWorkspace, parse_error, validate_config_key, validate_tag_name};
+use crate::workspace::{LocalWorkspace, validate_config_key, validate_tag_name};
 
 /// A config key, plain (`region`, `aws:region`) or a path into an object (`db.hosts[0]`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

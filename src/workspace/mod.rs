@@ -23,9 +23,10 @@
 //! ```
 
 pub(crate) mod lock;
+mod plugins;
 pub mod settings;
 mod url;
-mod validate;
+pub(crate) mod validate;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -43,7 +44,6 @@ use crate::cli::{CommandOutput, Invocation, PulumiCommand};
 use crate::error::{Error, Result};
 use crate::model;
 use crate::secret::Secret;
-use crate::stack::Stack;
 
 /// The directory, below the program directory, of the default embedded file backend.
 pub const DEFAULT_STATE_DIR: &str = ".pulumi-state";
@@ -371,6 +371,12 @@ impl LocalWorkspace {
         self.inner.backend_url.as_deref()
     }
 
+    /// The secrets provider given for new stacks (`None`: the CLI's default, the
+    /// passphrase provider on a self-managed backend).
+    pub fn secrets_provider(&self) -> Option<&str> {
+        self.inner.secrets_provider.as_deref()
+    }
+
     /// The `pulumi` binary in use.
     pub fn pulumi(&self) -> &PulumiCommand {
         &self.inner.pulumi
@@ -426,67 +432,6 @@ impl LocalWorkspace {
         self.run(Invocation::new(opts.to_args())).await.map(drop)
     }
 
-    /// A handle on a stack, without checking that it exists (no process).
-    pub fn stack_handle(&self, name: &str) -> Result<Stack> {
-        validate_stack_name(name)?;
-        Ok(Stack::new(self.clone(), name.to_owned()))
-    }
-
-    /// Creates a stack; fails with [`Error::StackAlreadyExists`] if it exists. One process.
-    pub async fn create_stack(&self, name: &str) -> Result<Stack> {
-        let stack = self.stack_handle(name)?;
-        let args = init_args(name, self.inner.secrets_provider.as_deref())?;
-        self.run(Invocation::new(args).for_stack(name)).await?;
-        Ok(stack)
-    }
-
-    /// A stack that must exist; fails with [`Error::StackNotFound`] otherwise. One process
-    /// (a read of the stack's config), and nothing is selected globally.
-    pub async fn select_stack(&self, name: &str) -> Result<Stack> {
-        let stack = self.stack_handle(name)?;
-        self.run(
-            Invocation::new(["config", "--json", "--stack", name])
-                .for_stack(name)
-                .max_stdout(0),
-        )
-        .await?;
-        Ok(stack)
-    }
-
-    /// Creates the stack, or uses it if it exists. One process either way: `stack init`,
-    /// whose "already exists" answer means the stack is there.
-    pub async fn create_or_select_stack(&self, name: &str) -> Result<Stack> {
-        match self.create_stack(name).await {
-            Ok(stack) => Ok(stack),
-            Err(Error::StackAlreadyExists { .. }) => self.stack_handle(name),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Removes a stack and its config file (unless `preserve_config`). Without `force` it
-    /// refuses while the stack has resources. One process; a forced removal first checks
-    /// its approval like [`Stack::destroy`] does (the name without a process, then the
-    /// protection tag: one more).
-    pub async fn remove_stack(&self, name: &str, opts: RemoveOptions) -> Result<()> {
-        let args = remove_args(name, &opts)?;
-        if let Some(approval) = &opts.force {
-            self.stack_handle(name)?
-                .check_removal_approval(approval)
-                .await?;
-        }
-        self.run(Invocation::new(args).for_stack(name))
-            .await
-            .map(drop)
-    }
-
-    /// Renames a stack; returns the handle under its new name. One process.
-    pub async fn rename_stack(&self, name: &str, new_name: &str) -> Result<Stack> {
-        let args = rename_args(name, new_name)?;
-        let new = self.stack_handle(new_name)?;
-        self.run(Invocation::new(args).for_stack(name)).await?;
-        Ok(new)
-    }
-
     /// The project's stacks on the backend, with last update time and resource count.
     /// One process.
     pub async fn list_stacks(&self) -> Result<Vec<model::StackSummary>> {
@@ -498,57 +443,6 @@ impl LocalWorkspace {
     pub async fn whoami(&self) -> Result<model::WhoAmI> {
         let out = self.run(Invocation::new(["whoami", "--json"])).await?;
         model::parse_whoami(&out.stdout).map_err(|e| parse_error(&out, e))
-    }
-
-    /// Installs a plugin (`kind` is `resource`, `language`, `analyzer`, `converter` or
-    /// `tool`; `name` by Pulumi's rule for plugin names; `version` a version, `1.2.3` or
-    /// `v1.2.3`). One process.
-    pub async fn install_plugin(
-        &self,
-        kind: &str,
-        name: &str,
-        version: &str,
-        server: Option<&str>,
-    ) -> Result<()> {
-        let args = plugin_install_args(kind, name, version, server, None)?;
-        self.run(Invocation::new(args)).await.map(drop)
-    }
-
-    /// Installs a plugin from a local binary, folder or tarball (`plugin install --file`),
-    /// with no download. One process.
-    pub async fn install_plugin_from_file(
-        &self,
-        kind: &str,
-        name: &str,
-        version: &str,
-        file: &Path,
-    ) -> Result<()> {
-        if !file.exists() {
-            return Err(Error::invalid(
-                "plugin file",
-                format!("{} does not exist", file.display()),
-            ));
-        }
-        let file = crate::ops::absolute("plugin file", file)?;
-        let args = plugin_install_args(kind, name, version, None, Some(&file))?;
-        self.run(Invocation::new(args)).await.map(drop)
-    }
-
-    /// Removes a plugin: one kind and name, all its versions when `version` is `None`, else
-    /// the versions matching `version` (a version or a range such as `>=1.0.0 <2.0.0`).
-    /// Never more: kind, name and version are checked, and go to the CLI as positional
-    /// arguments only. One process.
-    pub async fn remove_plugin(&self, kind: &str, name: &str, version: Option<&str>) -> Result<()> {
-        let args = plugin_remove_args(kind, name, version)?;
-        self.run(Invocation::new(args)).await.map(drop)
-    }
-
-    /// The plugins in the plugin cache (`PULUMI_HOME/plugins`). One process.
-    pub async fn list_plugins(&self) -> Result<Vec<model::PluginInfo>> {
-        let out = self
-            .run(Invocation::new(["plugin", "ls", "--json"]))
-            .await?;
-        model::parse_plugins(&out.stdout).map_err(|e| parse_error(&out, e))
     }
 
     /// The project settings (`Pulumi.yaml`), read from disk (no process).
@@ -578,314 +472,9 @@ impl LocalWorkspace {
     }
 }
 
-/// Checks a value that goes to the CLI attached to its flag (`--flag=value`).
-fn check_flag_value(what: &str, v: &str) -> Result<()> {
-    if v.is_empty() || v.chars().any(char::is_control) {
-        return Err(Error::invalid(
-            what,
-            format!("{v:?}: must be non-empty, with no control characters"),
-        ));
-    }
-    Ok(())
-}
-
-/// The argv of `stack init`: the name after `--`, so that nothing can make it a flag.
-fn init_args(name: &str, secrets_provider: Option<&str>) -> Result<Vec<String>> {
-    validate_stack_name(name)?;
-    let mut args = vec!["stack".to_owned(), "init".into(), "--no-select".into()];
-    if let Some(p) = secrets_provider {
-        check_flag_value("secrets provider", p)?;
-        args.push(format!("--secrets-provider={p}"));
-    }
-    args.extend(["--".into(), name.into()]);
-    Ok(args)
-}
-
-/// The argv of `stack rm` (it takes no extra arguments, and the name goes after `--`).
-fn remove_args(name: &str, opts: &RemoveOptions) -> Result<Vec<String>> {
-    validate_stack_name(name)?;
-    let mut args = vec!["stack".to_owned(), "rm".into(), "--yes".into()];
-    if opts.force.is_some() {
-        args.push("--force".into());
-    }
-    if opts.preserve_config {
-        args.push("--preserve-config".into());
-    }
-    args.extend(["--".into(), name.into()]);
-    Ok(args)
-}
-
-/// The argv of `stack rename`: the new name after `--`.
-fn rename_args(name: &str, new_name: &str) -> Result<Vec<String>> {
-    validate_stack_name(name)?;
-    validate_stack_name(new_name)?;
-    Ok(vec![
-        "stack".into(),
-        "rename".into(),
-        format!("--stack={name}"),
-        "--".into(),
-        new_name.into(),
-    ])
-}
-
-/// The plugin kinds of the pinned CLI (`apitype.IsPluginKind`).
-const PLUGIN_KINDS: [&str; 5] = ["analyzer", "language", "resource", "converter", "tool"];
-
-/// Checks a plugin kind and name: the kind one of [`PLUGIN_KINDS`]; the name by Pulumi's
-/// rule (`[source/][publisher/]name`, each part `[A-Za-z0-9-][A-Za-z0-9-_.]*[A-Za-z0-9]`),
-/// and no part beginning with `-`.
-fn check_plugin(kind: &str, name: &str) -> Result<()> {
-    if !PLUGIN_KINDS.contains(&kind) {
-        return Err(Error::invalid(
-            "plugin kind",
-            format!("{kind:?}: expected one of {}", PLUGIN_KINDS.join(", ")),
-        ));
-    }
-    let parts: Vec<&str> = name.split('/').collect();
-    let part_ok = |p: &str| {
-        let b = p.as_bytes();
-        b.len() >= 2
-            && (b[0].is_ascii_alphanumeric())
-            && b[b.len() - 1].is_ascii_alphanumeric()
-            && b.iter()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
-    };
-    if parts.len() > 3 || !parts.iter().all(|p| part_ok(p)) {
-        return Err(Error::invalid(
-            "plugin name",
-            format!(
-                "{name:?}: expected `name`, `publisher/name` or `source/publisher/name`, each \
-                 part letters, digits, `-`, `_` or `.`, beginning and ending with a letter or digit"
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// Checks a plugin version: `1.2.3` or `v1.2.3` (semver, with pre-release and build).
-fn check_plugin_version(version: &str) -> Result<()> {
-    let v = version.strip_prefix('v').unwrap_or(version);
-    semver::Version::parse(v)
-        .map(drop)
-        .map_err(|e| Error::invalid("plugin version", format!("{version:?}: {e}")))
-}
-
-/// Checks a plugin version range as `plugin rm` takes it: versions, each optionally
-/// preceded by a comparison (`>=1.0.0 <2.0.0`), alternatives joined by `||`.
-fn check_plugin_version_range(range: &str) -> Result<()> {
-    let bad = || {
-        Error::invalid(
-            "plugin version",
-            format!("{range:?}: expected a version or a range such as `>=1.0.0 <2.0.0`"),
-        )
-    };
-    if range.trim().is_empty() || range.chars().any(char::is_control) {
-        return Err(bad());
-    }
-    for alternative in range.split("||") {
-        let mut any = false;
-        for comparator in alternative.split_whitespace() {
-            let v = comparator.trim_start_matches(['<', '>', '=', '!']);
-            check_plugin_version(v).map_err(|_| bad())?;
-            any = true;
-        }
-        if !any {
-            return Err(bad());
-        }
-    }
-    Ok(())
-}
-
-/// The argv of `plugin install`: kind, name and version after `--`.
-fn plugin_install_args(
-    kind: &str,
-    name: &str,
-    version: &str,
-    server: Option<&str>,
-    file: Option<&Path>,
-) -> Result<Vec<String>> {
-    check_plugin(kind, name)?;
-    check_plugin_version(version)?;
-    let mut args = vec!["plugin".to_owned(), "install".into()];
-    if let Some(s) = server {
-        check_flag_value("plugin server", s)?;
-        args.push(format!("--server={s}"));
-    }
-    if let Some(f) = file {
-        args.push(format!("--file={}", f.display()));
-    }
-    args.extend(["--".into(), kind.into(), name.into(), version.into()]);
-    Ok(args)
-}
-
-/// The argv of `plugin rm`: kind, name and version after `--` (a name `-a` would be
-/// `--all` otherwise).
-fn plugin_remove_args(kind: &str, name: &str, version: Option<&str>) -> Result<Vec<String>> {
-    check_plugin(kind, name)?;
-    let mut args = vec![
-        "plugin".to_owned(),
-        "rm".into(),
-        "--yes".into(),
-        "--".into(),
-        kind.into(),
-        name.into(),
-    ];
-    if let Some(v) = version {
-        check_plugin_version_range(v)?;
-        args.push(v.into());
-    }
-    Ok(args)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn stack_and_plugin_argv_put_user_input_after_the_flags() {
-        assert_eq!(
-            init_args("dev", Some("passphrase")).unwrap(),
-            [
-                "stack",
-                "init",
-                "--no-select",
-                "--secrets-provider=passphrase",
-                "--",
-                "dev"
-            ]
-        );
-        let forced = RemoveOptions::default()
-            .force(crate::DestroyApproval::for_stack("dev"))
-            .preserve_config(true);
-        assert_eq!(
-            remove_args("dev", &forced).unwrap(),
-            [
-                "stack",
-                "rm",
-                "--yes",
-                "--force",
-                "--preserve-config",
-                "--",
-                "dev"
-            ]
-        );
-        assert_eq!(
-            rename_args("organization/p/a", "b").unwrap(),
-            ["stack", "rename", "--stack=organization/p/a", "--", "b"]
-        );
-        assert_eq!(
-            plugin_install_args(
-                "resource",
-                "files",
-                "v1.2.3",
-                Some("https://example.com/x"),
-                None
-            )
-            .unwrap(),
-            [
-                "plugin",
-                "install",
-                "--server=https://example.com/x",
-                "--",
-                "resource",
-                "files",
-                "v1.2.3"
-            ]
-        );
-        assert_eq!(
-            plugin_install_args("resource", "files", "1.0.0", None, Some(Path::new("/b"))).unwrap(),
-            [
-                "plugin",
-                "install",
-                "--file=/b",
-                "--",
-                "resource",
-                "files",
-                "1.0.0"
-            ]
-        );
-        assert_eq!(
-            plugin_remove_args("resource", "files", Some(">=1.0.0 <2.0.0")).unwrap(),
-            [
-                "plugin",
-                "rm",
-                "--yes",
-                "--",
-                "resource",
-                "files",
-                ">=1.0.0 <2.0.0"
-            ]
-        );
-        assert_eq!(
-            plugin_remove_args("tool", "pulumi/neo", None).unwrap(),
-            ["plugin", "rm", "--yes", "--", "tool", "pulumi/neo"]
-        );
-    }
-
-    #[test]
-    fn flag_like_stack_and_plugin_inputs_are_refused() {
-        let invalid = |r: Result<Vec<String>>| matches!(r, Err(Error::InvalidInput { .. }));
-        for name in ["--force", "-", "--help", "../x", ""] {
-            assert!(invalid(init_args(name, None)), "{name:?}");
-            assert!(
-                invalid(remove_args(name, &RemoveOptions::default())),
-                "{name:?}"
-            );
-            assert!(invalid(rename_args("dev", name)), "{name:?}");
-            assert!(invalid(rename_args(name, "dev")), "{name:?}");
-        }
-        assert!(invalid(init_args("dev", Some("--x\n"))));
-        assert!(invalid(init_args("dev", Some(""))));
-        for kind in ["-a", "--all", "resources", "", "Resource"] {
-            assert!(invalid(plugin_remove_args(kind, "files", None)), "{kind:?}");
-            assert!(invalid(plugin_install_args(
-                kind, "files", "1.0.0", None, None
-            )));
-        }
-        for name in [
-            "-a", "--all", "a", "", "x/-a", "a/b/c/d", "a b", "files-", "files\n",
-        ] {
-            assert!(
-                invalid(plugin_remove_args("resource", name, None)),
-                "{name:?}"
-            );
-            assert!(
-                invalid(plugin_install_args("resource", name, "1.0.0", None, None)),
-                "{name:?}"
-            );
-        }
-        for v in ["-a", "--yes", "", "1", "latest", "1.0.0\n", "v"] {
-            assert!(
-                invalid(plugin_install_args("resource", "files", v, None, None)),
-                "{v:?}"
-            );
-        }
-        for v in ["-a", "--yes", "", " ", "||", ">=", "1.0.0 ||", "x"] {
-            assert!(
-                invalid(plugin_remove_args("resource", "files", Some(v))),
-                "{v:?}"
-            );
-        }
-        for v in [
-            "1.0.0",
-            "v1.0.0",
-            ">=1.0.0",
-            "<2.0.0 >1.0.0",
-            "1.0.0 || >=3.0.0-alpha.1",
-        ] {
-            assert!(
-                plugin_remove_args("resource", "files", Some(v)).is_ok(),
-                "{v:?}"
-            );
-        }
-        assert!(invalid(plugin_install_args(
-            "resource",
-            "files",
-            "1.0.0",
-            Some("-x\u{7}"),
-            None
-        )));
-    }
 
     #[tokio::test]
     async fn debug_and_errors_do_not_show_the_backend_password() {
