@@ -3,7 +3,7 @@
 //! A workspace holds what every command needs: the program directory (with its
 //! `Pulumi.yaml`), the `pulumi` binary, `PULUMI_HOME`, the backend URL, the secrets
 //! passphrase and any environment variables. It is cheap to clone and safe to share across
-//! tasks; it never relies on a globally selected stack, so many [`Stack`]s of one workspace
+//! tasks; it never relies on a globally selected stack, so many [`Stack`](crate::Stack)s of one workspace
 //! can be used at the same time.
 //!
 //! The backend, in order: the one given to the builder, `PULUMI_BACKEND_URL` in the
@@ -390,8 +390,8 @@ impl LocalWorkspace {
     /// Runs a command in the program directory with the workspace's environment.
     ///
     /// A raw escape hatch, like [`PulumiCommand::run`]: the arguments go to the CLI as
-    /// given, outside the approval rules ([`Stack::destroy`], forced
-    /// [`remove_stack`](Self::remove_stack), [`Stack::import_stack`]) and every check of
+    /// given, outside the approval rules ([`Stack::destroy`](crate::Stack::destroy), forced
+    /// [`remove_stack`](Self::remove_stack), [`Stack::import_stack`](crate::Stack::import_stack)) and every check of
     /// names and extra arguments.
     ///
     /// A command that may write a stack's or the project's settings file (`config …`,
