@@ -553,12 +553,13 @@ impl Stack {
     /// [`force_cancel`](Self::force_cancel) deletes it anyway. Other backends' locks cannot
     /// be read here, and are deleted as the CLI does. One process.
     pub async fn cancel(&self) -> Result<()> {
-        if let Some(lock) = self
-            .file_locks()
-            .await?
-            .into_iter()
-            .find(|l| l.holder_running())
-        {
+        let locks = self.file_locks().await?;
+        // Whether a holder runs is read from /proc: on the blocking pool.
+        let running =
+            tokio::task::spawn_blocking(move || locks.into_iter().find(|l| l.holder_running()))
+                .await
+                .map_err(|e| Error::io("checking the locks' holders", std::io::Error::other(e)))?;
+        if let Some(lock) = running {
             return Err(Error::LockHolderRunning {
                 stack: self.name.clone(),
                 pid: lock.pid,
