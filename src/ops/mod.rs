@@ -255,7 +255,7 @@ async fn run_engine(
 
 /// Turns a failed engine run into the most specific error, using what the events said.
 fn engine_error(stack: &Stack, out: &CommandOutput, observed: &Observed) -> Error {
-    let failure = crate::cli::failure_of(out, stack.workspace().redactions());
+    let failure = crate::cli::failure_of(out, &stack.workspace().redactions());
     if out.cancelled {
         return Error::Cancelled {
             failure: Some(Box::new(failure)),
@@ -281,7 +281,7 @@ fn engine_error(stack: &Stack, out: &CommandOutput, observed: &Observed) -> Erro
     }
     // The engine's own diagnostics say what failed: the program, or resources. They are
     // the CLI's output too, so the workspace's secrets are redacted.
-    let redact = stack.workspace().redactions();
+    let redact = &stack.workspace().redactions();
     let text = crate::secret::redact(&observed.errors.join("\n"), redact);
     if text.contains("SyntaxError:") || text.contains("IndentationError:") {
         return Error::CompilationFailed { failure };

@@ -22,6 +22,7 @@
 //! # Ok(()) }
 //! ```
 
+mod env;
 pub(crate) mod lock;
 mod plugins;
 pub mod settings;
@@ -30,10 +31,11 @@ pub(crate) mod validate;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 pub(crate) use crate::cli::classify::parse_error;
-pub(crate) use url::url_secrets;
+use env::Environment;
+pub use env::{MANAGED_ENV_VARS, is_secret_env_var};
 pub use url::{redact_url, url_has_credentials};
 pub use validate::{
     MAX_NAME_LEN, validate_config_key, validate_project_name, validate_stack_name,
@@ -140,95 +142,29 @@ impl LocalWorkspaceBuilder {
         let work_dir = std::path::absolute(&self.work_dir)
             .map_err(|e| Error::invalid("work_dir", format!("{}: {e}", self.work_dir.display())))?;
         let project = settings::read_project(&work_dir).await?;
-        for key in self.env.keys() {
-            if key.is_empty() || key.contains('=') || key.contains('\0') {
-                return Err(Error::invalid(
-                    "environment variable",
-                    format!("{key:?} is not a valid name"),
-                ));
-            }
+        for (key, value) in &self.env {
+            env::check_var(key, value.as_deref())?;
         }
-        // The CLI reads any flag from PULUMI_OPTION_<FLAG> (`PULUMI_OPTION_FORCE=true` is
-        // `--force` on `stack rm`): an extra flag on every command, past every check.
-        if let Some((key, _)) = self
-            .env
-            .iter()
-            .find(|(k, v)| v.is_some() && k.starts_with("PULUMI_OPTION_"))
-        {
-            return Err(Error::invalid(
-                "environment variable",
-                format!(
-                    "{key:?}: the CLI reads it as a flag of every command; pass flags as options"
-                ),
-            ));
+        let mut env = Environment::default();
+        for (key, value) in &self.env {
+            env.set(key.clone(), value.clone());
         }
-
-        let mut env = self.env.clone();
-        if let Some(home) = &self.pulumi_home {
-            let home = std::path::absolute(home)
-                .map_err(|e| Error::invalid("pulumi_home", e.to_string()))?;
-            tokio::fs::create_dir_all(&home)
-                .await
-                .map_err(|e| Error::io(format!("creating PULUMI_HOME {}", home.display()), e))?;
-            env.insert("PULUMI_HOME".into(), Some(home.display().to_string()));
+        if let Some(home) = self.prepare_home().await? {
+            env.set("PULUMI_HOME".into(), Some(home.display().to_string()));
         }
-
-        let inherited_backend = std::env::var("PULUMI_BACKEND_URL")
-            .ok()
-            .filter(|s| !s.is_empty());
-        let project_backend = project
-            .backend
-            .as_ref()
-            .and_then(|b| b.url.clone())
-            .filter(|s| !s.is_empty());
-        let backend_url = match (&self.backend_url, inherited_backend, project_backend) {
-            (Some(url), _, _) => Some(url.clone()),
-            (None, Some(url), _) => Some(url),
-            (None, None, Some(_)) => None, // the CLI reads Pulumi.yaml itself
-            (None, None, None) => Some(format!(
-                "file://{}",
-                work_dir.join(DEFAULT_STATE_DIR).display()
-            )),
-        };
-        if let Some(url) = &backend_url {
-            if url.is_empty() || url.chars().any(char::is_control) {
-                return Err(Error::invalid(
-                    "backend URL",
-                    format!("{:?}", redact_url(url)),
-                ));
-            }
-            if let Some(dir) = url.strip_prefix("file://") {
-                let dir = dir.split('?').next().unwrap_or(dir);
-                if !dir.starts_with('/') && !dir.starts_with('~') {
-                    return Err(Error::invalid(
-                        "backend URL",
-                        format!(
-                            "{:?}: a file backend needs an absolute path (file:///abs/dir)",
-                            redact_url(url)
-                        ),
-                    ));
-                }
-                if dir.starts_with('/') {
-                    tokio::fs::create_dir_all(dir)
-                        .await
-                        .map_err(|e| Error::io(format!("creating the state directory {dir}"), e))?;
-                }
-            }
-            env.insert("PULUMI_BACKEND_URL".into(), Some(url.clone()));
-        }
-
         // A backend URL's password (postgres://user:password@…, ?password=…) travels only
         // in the environment; the CLI may quote the URL in its errors, so it is redacted
-        // there too, as written and decoded.
-        let mut redact = backend_url.as_deref().map(url_secrets).unwrap_or_default();
+        // there too, as written and decoded (as any secret in the environment is).
+        let backend_url = self.backend_url_for(&work_dir, &project).await?;
+        if let Some(url) = &backend_url {
+            env.set("PULUMI_BACKEND_URL".into(), Some(url.clone()));
+        }
         if let Some(p) = &self.passphrase {
-            env.insert(
+            env.set(
                 "PULUMI_CONFIG_PASSPHRASE".into(),
                 Some(p.expose().to_owned()),
             );
-            redact.push(p.clone());
         }
-
         let pulumi = match (self.pulumi, &self.pulumi_path) {
             (_, Some(path)) => PulumiCommand::at(path).await?,
             (Some(p), None) => p,
@@ -239,13 +175,80 @@ impl LocalWorkspaceBuilder {
                 work_dir,
                 project_name: project.name.clone(),
                 pulumi,
-                env,
+                env: RwLock::new(Arc::new(env)),
                 backend_url,
                 secrets_provider: self.secrets_provider,
-                redact,
             }),
         })
     }
+
+    /// The absolute `PULUMI_HOME`, created if missing; `None` when none was given.
+    async fn prepare_home(&self) -> Result<Option<PathBuf>> {
+        let Some(home) = &self.pulumi_home else {
+            return Ok(None);
+        };
+        let home =
+            std::path::absolute(home).map_err(|e| Error::invalid("pulumi_home", e.to_string()))?;
+        tokio::fs::create_dir_all(&home)
+            .await
+            .map_err(|e| Error::io(format!("creating PULUMI_HOME {}", home.display()), e))?;
+        Ok(Some(home))
+    }
+
+    /// The backend URL to pass to every command (see the module docs for the order),
+    /// checked; a `file://` directory is created. `None` when `Pulumi.yaml` names the
+    /// backend (the CLI reads it there itself).
+    async fn backend_url_for(
+        &self,
+        work_dir: &Path,
+        project: &settings::ProjectSettings,
+    ) -> Result<Option<String>> {
+        let inherited = std::env::var("PULUMI_BACKEND_URL")
+            .ok()
+            .filter(|s| !s.is_empty());
+        let in_project = project
+            .backend
+            .as_ref()
+            .and_then(|b| b.url.as_deref())
+            .is_some_and(|u| !u.is_empty());
+        let url = match (&self.backend_url, inherited) {
+            (Some(url), _) => url.clone(),
+            (None, Some(url)) => url,
+            (None, None) if in_project => return Ok(None),
+            (None, None) => format!("file://{}", work_dir.join(DEFAULT_STATE_DIR).display()),
+        };
+        if let Some(dir) = check_backend_url(&url)? {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|e| Error::io(format!("creating the state directory {dir}"), e))?;
+        }
+        Ok(Some(url))
+    }
+}
+
+/// Checks a backend URL (shown redacted in the error); returns the directory of a
+/// `file://` backend given as an absolute path.
+fn check_backend_url(url: &str) -> Result<Option<&str>> {
+    if url.is_empty() || url.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            "backend URL",
+            format!("{:?}", redact_url(url)),
+        ));
+    }
+    let Some(dir) = url.strip_prefix("file://") else {
+        return Ok(None);
+    };
+    let dir = dir.split('?').next().unwrap_or(dir);
+    if !dir.starts_with('/') && !dir.starts_with('~') {
+        return Err(Error::invalid(
+            "backend URL",
+            format!(
+                "{:?}: a file backend needs an absolute path (file:///abs/dir)",
+                redact_url(url)
+            ),
+        ));
+    }
+    Ok(dir.starts_with('/').then_some(dir))
 }
 
 /// A program directory with its environment and backend. See the module docs.
@@ -258,10 +261,10 @@ struct Inner {
     work_dir: PathBuf,
     project_name: String,
     pulumi: PulumiCommand,
-    env: BTreeMap<String, Option<String>>,
+    /// Shared by every clone and stack; replaced whole on a change (see `env.rs`).
+    env: RwLock<Arc<Environment>>,
     backend_url: Option<String>,
     secrets_provider: Option<String>,
-    redact: Vec<Secret>,
 }
 
 impl std::fmt::Debug for LocalWorkspace {
@@ -273,7 +276,7 @@ impl std::fmt::Debug for LocalWorkspace {
                 "backend_url",
                 &self.inner.backend_url.as_deref().map(redact_url),
             )
-            .field("env", &self.inner.env.keys().collect::<Vec<_>>())
+            .field("env", &self.env_var_names())
             .finish_non_exhaustive()
     }
 }
@@ -382,9 +385,10 @@ impl LocalWorkspace {
         &self.inner.pulumi
     }
 
-    /// The names of the environment variables set or removed for every command.
-    pub fn env_var_names(&self) -> Vec<&str> {
-        self.inner.env.keys().map(String::as_str).collect()
+    /// The names of the environment variables set or removed for every command (their
+    /// values are not shown: some are secrets).
+    pub fn env_var_names(&self) -> Vec<String> {
+        self.environment().vars.keys().cloned().collect()
     }
 
     /// Runs a command in the program directory with the workspace's environment.
@@ -399,10 +403,11 @@ impl LocalWorkspace {
     /// this process and across processes (see the README's "Concurrent config writes").
     pub async fn run(&self, inv: Invocation) -> Result<CommandOutput> {
         let (inv, _settings_lock) = self.lock_settings(inv).await?;
+        let env = self.environment();
         let inv = inv
             .cwd(self.inner.work_dir.clone())
-            .redact(self.inner.redact.clone());
-        self.inner.pulumi.run_with_env(&self.inner.env, inv).await
+            .redact(env.redact.iter().cloned());
+        self.inner.pulumi.run_with_env(&env.vars, inv).await
     }
 
     /// Takes the lock of every settings file `inv` may write (none for most commands).
@@ -416,14 +421,17 @@ impl LocalWorkspace {
     /// Like [`run`](Self::run), whatever the exit code (the caller classifies), and
     /// without taking the settings lock: the caller holds it ([`Self::lock_settings`]).
     pub(crate) async fn run_unchecked(&self, inv: Invocation) -> Result<CommandOutput> {
+        let env = self.environment();
         let inv = inv
             .cwd(self.inner.work_dir.clone())
-            .redact(self.inner.redact.clone());
-        self.inner.pulumi.run_unchecked(&self.inner.env, inv).await
+            .redact(env.redact.iter().cloned());
+        self.inner.pulumi.run_unchecked(&env.vars, inv).await
     }
 
-    pub(crate) fn redactions(&self) -> &[Secret] {
-        &self.inner.redact
+    /// The secrets redacted from the output of the workspace's commands (the passphrase,
+    /// the backend URL's password, secret-bearing environment variables), as of now.
+    pub(crate) fn redactions(&self) -> Vec<Secret> {
+        self.environment().redact.clone()
     }
 
     /// Prepares the program's dependencies (`pulumi install`: for Python, creates the
@@ -486,7 +494,7 @@ mod tests {
         std::fs::write(
             &fake,
             "#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = version ] && { echo v3.259.0; exit 0; }; done\n\
-             echo \"error: unable to open bucket \\\"$PULUMI_BACKEND_URL\\\"\" >&2\nexit 255\n",
+             echo \"error: unable to open bucket \\\"$PULUMI_BACKEND_URL\\\" as $MY_API_TOKEN\" >&2\nexit 255\n",
         )
         .unwrap();
         use std::os::unix::fs::PermissionsExt;
@@ -505,8 +513,10 @@ mod tests {
                 "hunter2%2Fpw",
             ),
         ] {
+            // A secret-bearing variable of the builder is redacted too.
             let ws = LocalWorkspace::builder(dir.path())
                 .backend_url(url)
+                .env("MY_API_TOKEN", "hunter2-api-token")
                 .pulumi_command_path(&fake)
                 .build()
                 .await
@@ -525,6 +535,7 @@ mod tests {
             let err = ws.list_stacks().await.unwrap_err();
             let text = format!("{err} {err:?}");
             assert!(text.contains("unable to open bucket"), "{text}");
+            assert!(text.contains("as [secret]"), "{text}");
             assert!(!text.contains("hunter2"), "{text}");
         }
 
