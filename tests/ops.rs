@@ -242,7 +242,11 @@ async fn import_runs_the_engine_import_step() {
         .unwrap()
         .resources
         .retain(|r| r.urn != note_urn);
-    stack.import_stack(&dep).await.unwrap();
+    // Dropping a resource from the state needs an approval naming the stack.
+    stack
+        .import_stack_approved(&dep, &pulumi_auto::DestroyApproval::for_stack("dev"))
+        .await
+        .unwrap();
     let plan = stack.preview(PreviewOptions::default()).await.unwrap();
     assert_eq!(
         plan.summary.count("create"),

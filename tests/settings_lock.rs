@@ -11,6 +11,7 @@ use std::io::{BufRead, Write};
 use std::process::Stdio;
 
 use common::{PASSPHRASE, TestEnv};
+use pulumi_auto::cli::Invocation;
 use pulumi_auto::ops::PreviewOptions;
 use pulumi_auto::{LocalWorkspace, Secret};
 
@@ -152,14 +153,16 @@ async fn sixteen_concurrent_config_writes_from_two_processes_keep_every_key() {
         let gone = format!("gone{round}");
         let op_key = format!("op{round}");
         want.insert(op_key.clone(), (format!("set by preview {round}"), false));
-        let given = PreviewOptions::default()
-            .extra_arg("--config")
-            .extra_arg(format!("{op_key}=set by preview {round}"));
+        // `--config` is managed (no operation takes it as an extra argument): a preview
+        // given config runs through the raw escape hatch, which takes the same lock.
+        let given = Invocation::new(["preview", "--stack", "dev", "--config"])
+            .arg(format!("{op_key}=set by preview {round}"))
+            .for_stack("dev");
         let (_, removed, previewed, given) = tokio::join!(
             write_all(&env.ws, &mine),
             stack.remove_config(gone.as_str()),
             stack.preview(PreviewOptions::default()),
-            stack.preview(given),
+            env.ws.run(given),
         );
         removed.unwrap();
         previewed.unwrap();
