@@ -22,6 +22,7 @@
 //! # Ok(()) }
 //! ```
 
+pub(crate) mod classify;
 pub mod orphans;
 mod process;
 pub(crate) mod procfs;

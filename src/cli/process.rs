@@ -604,7 +604,7 @@ pub(crate) fn check(
             failure: Some(Box::new(failure)),
         });
     }
-    Err(crate::error::classify(failure, stack))
+    Err(super::classify::classify(failure, stack))
 }
 
 /// The redacted, bounded record of a command's failure.
