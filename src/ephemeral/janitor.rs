@@ -21,6 +21,7 @@ use crate::workspace::{LocalWorkspace, redact_url};
 /// What the janitor may sweep.
 #[derive(Debug, Clone)]
 #[must_use]
+#[non_exhaustive]
 pub struct SweepOptions {
     /// Only stacks at least this old (by their tag's creation time). Default: one hour.
     pub min_age: Duration,
