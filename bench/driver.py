@@ -7,6 +7,9 @@ outputs, destroy, remove) on the same program and the same pinned CLI binary by:
   rust          examples/bench_flow.rs, this crate (destroy and remove in one process,
                 an approval that overrides protection: no protection-tag read)
   rust-checked  the same with the default approval, which reads the protection tag first
+  rust-cached   `rust` on one CLI binary kept for all its runs (the same counting wrapper
+                file and cache directory), so from the second driver process on the
+                on-disk version cache answers and no `pulumi version` runs
   rust-unchecked  `rust` with PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true: no `pulumi
                 version` process (the official SDKs run it even then)
   python        bench/flow_python.py, the pinned `pulumi` Python SDK's Automation API
@@ -46,7 +49,7 @@ import sys
 import tempfile
 import time
 
-FLOWS = ("rust", "rust-unchecked", "rust-checked", "python", "shell")
+FLOWS = ("rust", "rust-cached", "rust-unchecked", "rust-checked", "python", "shell")
 # The parallel benchmark's sides (the crate's parallel side uses EphemeralStack, whose
 # teardown never reads the protection tag, so there is no checked variant).
 PARALLEL_FLOWS = ("rust", "python", "shell")
@@ -62,7 +65,7 @@ for a in "$@"; do
   w+=("$a")
   ((${#w[@]} == 2)) && break
 done
-printf '%s %s\n' "$EPOCHREALTIME" "${w[*]}" >>'@LOG@'
+printf '%s %s\n' "$EPOCHREALTIME" "${w[*]}" >>"${BENCH_SPAWN_LOG:-@LOG@}"
 exec '@REAL@' "$@"
 """
 
@@ -151,6 +154,17 @@ class Bench:
 
     # -- one run ------------------------------------------------------------------------
 
+    def shared_wrapper(self):
+        """The one counting wrapper (and, beside it, the cache directory) that every run of
+        `rust-cached` uses: the same file, so the library's on-disk version cache, keyed by
+        the binary's identity, answers from the second driver process on. Each run points
+        the wrapper at its own log with BENCH_SPAWN_LOG."""
+        if getattr(self, "_shared", None) is None:
+            root = tempfile.mkdtemp(prefix="pulumi-auto-bench-shared-cli-", dir=self.tmp)
+            os.makedirs(os.path.join(root, "cache"))
+            self._shared, _ = make_wrapper(root, self.real)
+        return self._shared
+
     def env(self, wrapper, extra):
         env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI")}
         env.update(
@@ -185,7 +199,7 @@ class Bench:
             where = ["--root", extra["root"], "--stacks", str(extra["stacks"])]
         if flow == "rust-checked":
             return [self.flow_rust, mode, "--work-dir", prog] + where + ["--protection-check"] + common
-        if flow in ("rust", "rust-unchecked"):
+        if flow in ("rust", "rust-cached", "rust-unchecked"):
             return [self.flow_rust, mode, "--work-dir", prog] + where + common
         return [os.path.join(self.venv, "bin", "python"), self.flow_python, mode, "--cli-root", cli_root,
                 "--work-dir", prog] + where + common
@@ -207,6 +221,8 @@ class Bench:
         prog = os.path.join(root, program.name)
         copy_program(os.path.join(self.repo, "fixtures", "programs", program.name), prog, self.venv)
         wrapper, logf = make_wrapper(root, self.real)
+        if flow == "rust-cached":
+            wrapper = self.shared_wrapper()
         cli_root = os.path.dirname(os.path.dirname(wrapper))
         result = os.path.join(root, "result.json")
         stacks = []  # (stack name, its dir or root, outputs file)
@@ -234,6 +250,9 @@ class Bench:
         env = self.env(wrapper, extra_env)
         if flow == "rust-unchecked":
             env["PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK"] = "true"
+        if flow == "rust-cached":
+            env["BENCH_SPAWN_LOG"] = logf
+            env["PULUMI_AUTO_CACHE_DIR"] = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(wrapper))), "cache")
         argv = self.command(flow, mode, prog, cli_root, result, config, extra)
 
         with open(os.path.join(root, "stdout"), "wb") as so, open(os.path.join(root, "stderr"), "wb") as se:
@@ -331,6 +350,8 @@ class Bench:
                         f"{m['processes']} processes")
                     results["parallel"].setdefault(flow, []).append(m)
         load_after = read_loadavg()
+        if getattr(self, "_shared", None) and not a.keep:
+            shutil.rmtree(os.path.dirname(os.path.dirname(os.path.dirname(self._shared))), ignore_errors=True)
         return render(self, programs, flows, results, load_before, load_after, time.time() - started)
 
 
