@@ -15,9 +15,13 @@
 //! # Ok(()) }
 //! ```
 
+mod memfile;
 pub mod orphans;
+mod output;
 mod process;
 mod procfs;
+mod registry;
+mod watch;
 mod version;
 
 use std::collections::BTreeMap;
