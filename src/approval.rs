@@ -29,38 +29,23 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 use crate::model::PreviewDigest;
-use crate::ops::OpSummary;
-
-/// The stack tag that protects a stack from destroy: any value but `false` (or empty)
-/// protects. Set it with [`Stack::set_protected`](crate::Stack::set_protected).
-pub const PROTECTED_TAG: &str = "pulumi-auto:protected";
-
-/// True when a stack with these tags is protected from destroy.
-pub fn is_protected(tags: &BTreeMap<String, String>) -> bool {
-    tags.get(PROTECTED_TAG)
-        .map(|v| {
-            let v = v.trim();
-            !(v.is_empty() || v.eq_ignore_ascii_case("false"))
-        })
-        .unwrap_or(false)
-}
-
-/// One resource a destroy preview would delete (or otherwise change).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct PlannedDeletion {
-    /// The resource URN.
-    pub urn: String,
-    /// The resource's provider ID (custom resources), as recorded in the state.
-    pub id: Option<String>,
-    /// The step (`delete` for a plain destroy; other steps when the preview shows them).
-    pub op: String,
-}
+pub use pulumi_auto_types::approval::{
+    DestroyRefusal, PROTECTED_TAG, PlannedDeletion, is_protected,
+};
+use pulumi_auto_types::summary::OpSummary;
 
 /// What a destroy would do, from a preview-only destroy
 /// ([`Stack::preview_destroy`](crate::Stack::preview_destroy)): show it to the human,
 /// then [`approve`](Self::approve) it.
-#[derive(Debug, Clone)]
+///
+/// It serialises, so that it can be shown elsewhere, and deserialises: an approval made
+/// from a plan read back ([`approve`](Self::approve)) still names the stack as the human
+/// typed it and is still compared with a fresh preview at destroy time, so it approves no
+/// more than [`DestroyApproval::for_stack`] would.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DestroyPlan {
     /// The stack the preview ran on.
     pub stack: String,
@@ -68,6 +53,7 @@ pub struct DestroyPlan {
     pub summary: OpSummary,
     /// The full preview (`destroy --preview-only --json`).
     pub preview: PreviewDigest,
+    #[serde(default)]
     deletions: Vec<PlannedDeletion>,
 }
 
@@ -93,12 +79,14 @@ impl DestroyPlan {
     }
 
     /// An approval bound to this preview, naming the stack as the human typed it. The
-    /// name is checked at destroy time, with the stack's state.
+    /// name is checked at destroy time, with the stack's state; so is the stack the
+    /// preview ran on, which must be the one destroyed.
     pub fn approve(&self, typed_stack_name: impl Into<String>) -> DestroyApproval {
         DestroyApproval {
             stack: typed_stack_name.into(),
             override_protection: false,
             plan: Some(self.deletions.clone()),
+            previewed_on: Some(self.stack.clone()),
             ephemeral: false,
         }
     }
@@ -128,12 +116,27 @@ pub(crate) fn deletions_of(preview: &PreviewDigest) -> Vec<PlannedDeletion> {
 /// An explicit opt-in to destroy one named stack. Create it with
 /// [`for_stack`](Self::for_stack) (unbound) or [`DestroyPlan::approve`] (bound to a
 /// preview).
+///
+/// It is made in this process, by code that names the stack: it can be neither
+/// deserialised (read from a request or a file) nor serialised.
+///
+/// ```
+/// fn deserialisable<T: serde::de::DeserializeOwned>() {}
+/// deserialisable::<pulumi_auto::approval::DestroyRefusal>();
+/// deserialisable::<pulumi_auto::DestroyPlan>();
+/// ```
+///
+/// ```compile_fail,E0277
+/// fn deserialisable<T: serde::de::DeserializeOwned>() {}
+/// deserialisable::<pulumi_auto::DestroyApproval>();
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 #[must_use]
 pub struct DestroyApproval {
     stack: String,
     override_protection: bool,
     plan: Option<Vec<PlannedDeletion>>,
+    previewed_on: Option<String>,
     ephemeral: bool,
 }
 
@@ -143,19 +146,23 @@ impl fmt::Debug for DestroyApproval {
             .field("stack", &self.stack)
             .field("override_protection", &self.override_protection)
             .field("bound_to_preview", &self.plan.as_ref().map(Vec::len))
+            .field("previewed_on", &self.previewed_on)
             .field("ephemeral", &self.ephemeral)
             .finish()
     }
 }
 
 impl DestroyApproval {
-    /// Approves destroying the stack of this name (its short or fully qualified name),
-    /// whatever it holds at the time.
+    /// Approves destroying the stack of this name, whatever it holds at the time. Any
+    /// spelling the CLI resolves to the same stack is accepted: `dev`, `organization/dev`
+    /// or `organization/<project>/dev` for a handle made with any of them; never another
+    /// stack.
     pub fn for_stack(name: impl Into<String>) -> Self {
         DestroyApproval {
             stack: name.into(),
             override_protection: false,
             plan: None,
+            previewed_on: None,
             ephemeral: false,
         }
     }
@@ -190,78 +197,161 @@ impl DestroyApproval {
         self.plan.as_deref()
     }
 
-    pub(crate) fn is_ephemeral(&self) -> bool {
-        self.ephemeral
+    /// The stack the bound preview ran on (as its handle was named), if bound.
+    pub fn previewed_stack(&self) -> Option<&str> {
+        self.previewed_on.as_deref()
     }
 
-    /// Whether it names the stack with this short name and fully qualified name
-    /// (`org/project/stack`); `org/stack` forms match on their last part and organization.
-    pub fn names(&self, short: &str, fully_qualified: &str) -> bool {
-        let a = self.stack.trim();
-        if a.is_empty() {
-            return false;
+    /// The names whose stacks the decision compares with the one destroyed: the
+    /// approval's, and the stack its preview ran on.
+    pub(crate) fn names(&self) -> Vec<&str> {
+        let mut names = vec![self.stack()];
+        names.extend(self.previewed_stack());
+        names
+    }
+
+    /// Decides whether this approval allows destroying a stack, from what is known about
+    /// that stack (pure). Names come first: an approval naming another stack is refused
+    /// before the tags are read or a fresh preview is run; then, when the tags or the
+    /// fresh preview matter to this approval and are not known yet, it says which it
+    /// needs ([`Verdict::Needs`]: only facts that are `None`), and decides once given.
+    pub(crate) fn decide(&self, facts: &DestroyFacts<'_>) -> Verdict {
+        if facts.other_stacks.contains(&self.stack()) {
+            return Verdict::Refused(DestroyRefusal::WrongStack {
+                approved: self.stack.clone(),
+            });
         }
-        if a == short || a == fully_qualified {
-            return true;
+        if let Some(previewed) = self.previewed_stack()
+            && facts.other_stacks.contains(&previewed)
+        {
+            return Verdict::Refused(DestroyRefusal::PreviewOfAnotherStack {
+                previewed: previewed.to_owned(),
+            });
         }
-        // `org/stack` against `org/project/stack`.
-        let parts: Vec<&str> = fully_qualified.split('/').collect();
-        match (a.split_once('/'), parts.as_slice()) {
-            (Some((org, stack)), [f_org, _, f_stack]) if !stack.contains('/') => {
-                org == *f_org && stack == *f_stack
-            }
-            _ => false,
+        // The protection tag matters only to an approval that does not override it.
+        let check_tags = !self.ephemeral && !self.override_protection;
+        let needs_tags = check_tags && facts.tags.is_none();
+        let needs_fresh_preview = self.plan.is_some() && facts.fresh.is_none();
+        if needs_tags || needs_fresh_preview {
+            return Verdict::Needs {
+                tags: needs_tags,
+                fresh_preview: needs_fresh_preview,
+            };
         }
+        if let Some(tags) = facts.tags
+            && check_tags
+            && is_protected(tags)
+        {
+            let tag_value = tags.get(PROTECTED_TAG).cloned().unwrap_or_default();
+            return Verdict::Refused(DestroyRefusal::Protected { tag_value });
+        }
+        if let (Some(approved), Some(fresh)) = (self.bound_plan(), facts.fresh)
+            && let Some(reason) = plan_difference(approved, fresh)
+        {
+            return Verdict::Refused(reason);
+        }
+        Verdict::Allowed
     }
 }
 
-/// Why a destroy was refused. Nothing was run against the stack's resources.
+/// What is known about the stack to destroy, for [`DestroyApproval::decide`].
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct DestroyFacts<'a> {
+    /// Which of the approval's [names](DestroyApproval::names) name another stack than
+    /// the one to destroy (the others name it).
+    pub(crate) other_stacks: &'a [&'a str],
+    /// The stack's tags, once read.
+    pub(crate) tags: Option<&'a BTreeMap<String, String>>,
+    /// What a fresh destroy preview of the stack would delete, once run.
+    pub(crate) fresh: Option<&'a [PlannedDeletion]>,
+}
+
+/// What [`DestroyApproval::decide`] decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum DestroyRefusal {
-    /// The approval names another stack.
-    WrongStack {
-        /// The name the approval carries.
-        approved: String,
-    },
-    /// The stack is tagged [`PROTECTED_TAG`] and the approval does not override it.
-    Protected {
-        /// The tag's value.
-        tag_value: String,
-    },
-    /// The stack changed since the preview the approval is bound to.
-    PlanChanged {
-        /// What would now be deleted that was not previewed.
-        added: Vec<PlannedDeletion>,
-        /// What was previewed and would no longer be deleted.
-        removed: Vec<PlannedDeletion>,
+pub(crate) enum Verdict {
+    /// The destroy may run.
+    Allowed,
+    /// The destroy is refused.
+    Refused(DestroyRefusal),
+    /// The decision needs these facts: read them, then decide again.
+    Needs {
+        /// The stack's tags.
+        tags: bool,
+        /// A fresh destroy preview.
+        fresh_preview: bool,
     },
 }
 
-impl fmt::Display for DestroyRefusal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DestroyRefusal::WrongStack { approved } => {
-                write!(f, "the approval names {approved:?}, not this stack")
-            }
-            DestroyRefusal::Protected { tag_value } => write!(
-                f,
-                "the stack is protected (tag {PROTECTED_TAG}={tag_value:?}) and the approval does not override protection"
-            ),
-            DestroyRefusal::PlanChanged { added, removed } => {
-                write!(
-                    f,
-                    "the stack changed since the approved preview ({} not previewed, {} previewed but gone)",
-                    added.len(),
-                    removed.len()
-                )?;
-                if let Some(d) = added.first().or(removed.first()) {
-                    write!(f, ", e.g. {}", d.urn)?;
-                }
-                Ok(())
-            }
+/// Whether two stack names are spelled alike (surrounding whitespace aside): the same
+/// stack without asking the CLI. Names spelled differently may still be one stack
+/// (`dev` and `organization/<project>/dev`); the check then compares the fully
+/// qualified names the CLI resolves them to.
+pub(crate) fn spelled_alike(a: &str, b: &str) -> bool {
+    let a = a.trim();
+    !a.is_empty() && a == b.trim()
+}
+
+/// Whether two valid stack names surely name different stacks of the project `project`
+/// (pure): their stack parts differ, or their projects (the given one, else `project`),
+/// or organizations both given. `false` when only the CLI can tell (one leaves the
+/// organization to the backend's default).
+pub(crate) fn surely_different(a: &str, b: &str, project: &str) -> bool {
+    let parts = |n: &str| -> (Option<String>, String, String) {
+        let v: Vec<&str> = n.trim().split('/').collect();
+        match v.as_slice() {
+            [s] => (None, project.to_owned(), (*s).to_owned()),
+            [o, s] => (Some((*o).to_owned()), project.to_owned(), (*s).to_owned()),
+            [o, p, s] => (Some((*o).to_owned()), (*p).to_owned(), (*s).to_owned()),
+            _ => (None, String::new(), n.to_owned()),
         }
-    }
+    };
+    let (ao, ap, as_) = parts(a);
+    let (bo, bp, bs) = parts(b);
+    as_ != bs || ap != bp || matches!((ao, bo), (Some(x), Some(y)) if x != y)
+}
+
+/// The resources of `current` that a `stack import` of `new` would drop from the state
+/// (sorted): each `(URN, ID)` of `current` that `new` does not have (a resource whose ID
+/// changed is dropped too: the old one would be forgotten), and each pending create of
+/// `current` that `new` does not have as a resource (`stack import` clears every pending
+/// operation, and a pending create may exist).
+pub fn dropped_by_import(
+    current: &crate::model::Deployment,
+    new: &crate::model::Deployment,
+) -> Vec<PlannedDeletion> {
+    let key =
+        |r: &crate::model::ResourceState| (r.urn.clone(), r.id.clone().filter(|i| !i.is_empty()));
+    let kept: BTreeSet<(String, Option<String>)> = new.resources().iter().map(key).collect();
+    let kept_urns: BTreeSet<&str> = new.resources().iter().map(|r| r.urn.as_str()).collect();
+    let mut out: Vec<PlannedDeletion> = current
+        .resources()
+        .iter()
+        .filter(|r| !kept.contains(&key(r)))
+        .map(|r| {
+            let (urn, id) = key(r);
+            PlannedDeletion {
+                urn,
+                id,
+                op: "drop".into(),
+            }
+        })
+        .collect();
+    out.extend(
+        current
+            .pending_operations()
+            .iter()
+            .filter(|p| {
+                p.type_.as_str() == "creating" && !kept_urns.contains(p.resource.urn.as_str())
+            })
+            .map(|p| PlannedDeletion {
+                urn: p.resource.urn.clone(),
+                id: p.resource.id.clone().filter(|i| !i.is_empty()),
+                op: "drop pending create".into(),
+            }),
+    );
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Compares an approved plan with a fresh one: `None` when they are the same.
@@ -293,36 +383,266 @@ mod tests {
     }
 
     #[test]
-    fn names_matches_short_and_qualified_forms_only() {
-        let fq = "organization/files/dev";
-        assert!(DestroyApproval::for_stack("dev").names("dev", fq));
-        assert!(DestroyApproval::for_stack(fq).names("dev", fq));
-        assert!(DestroyApproval::for_stack("organization/dev").names("dev", fq));
-        for wrong in [
-            "prod",
-            "",
-            " ",
-            "Dev",
-            "dev2",
-            "other/dev",
-            "organization/other/dev",
+    fn only_names_spelled_alike_match_without_the_cli() {
+        assert!(spelled_alike("dev", "dev"));
+        assert!(spelled_alike(" dev ", "dev"));
+        assert!(spelled_alike(
+            "organization/files/dev",
+            "organization/files/dev"
+        ));
+        for (a, b) in [
+            ("", ""),
+            (" ", " "),
+            ("dev", "Dev"),
+            ("dev", "dev2"),
+            ("dev", "organization/files/dev"),
+            ("organization/dev", "dev"),
         ] {
-            assert!(
-                !DestroyApproval::for_stack(wrong).names("dev", fq),
-                "{wrong:?} must not approve dev"
-            );
+            assert!(!spelled_alike(a, b), "{a:?} {b:?}");
         }
     }
 
     #[test]
-    fn protection_tag_values() {
-        let tags = |v: &str| BTreeMap::from([(PROTECTED_TAG.to_owned(), v.to_owned())]);
-        assert!(is_protected(&tags("true")));
-        assert!(is_protected(&tags("yes")));
-        assert!(is_protected(&tags("TRUE")));
-        assert!(!is_protected(&tags("false")));
-        assert!(!is_protected(&tags("")));
-        assert!(!is_protected(&BTreeMap::new()));
+    fn names_that_surely_differ() {
+        let p = "files";
+        for (a, b) in [
+            ("dev", "prod"),
+            ("dev", "DEV"),
+            ("dev", "organization/files/prod"),
+            ("dev", "organization/other/dev"),
+            ("organization/dev", "acme/dev"),
+            ("organization/files/dev", "acme/files/dev"),
+        ] {
+            assert!(surely_different(a, b, p), "{a} {b}");
+            assert!(surely_different(b, a, p), "{b} {a}");
+        }
+        // Only the CLI knows the default organization.
+        for (a, b) in [
+            ("dev", "dev"),
+            ("dev", "organization/dev"),
+            ("dev", "acme/dev"),
+            ("dev", "organization/files/dev"),
+            ("organization/dev", "organization/files/dev"),
+        ] {
+            assert!(!surely_different(a, b, p), "{a} {b}");
+            assert!(!surely_different(b, a, p), "{b} {a}");
+        }
+    }
+
+    #[test]
+    fn an_import_drops_what_it_lacks_or_replaces() {
+        let dep = |rs: &[(&str, Option<&str>)]| -> crate::model::Deployment {
+            let resources: Vec<serde_json::Value> = rs
+                .iter()
+                .map(|(u, i)| serde_json::json!({"urn": u, "type": "t:m:R", "id": i}))
+                .collect();
+            serde_json::from_value(serde_json::json!({
+                "version": 3,
+                "deployment": {"manifest": {"time": "2026-01-01T00:00:00Z", "magic": "", "version": ""}, "resources": resources}
+            }))
+            .unwrap()
+        };
+        let current = dep(&[("urn:a", Some("1")), ("urn:b", Some("2")), ("urn:c", None)]);
+        assert!(dropped_by_import(&current, &current).is_empty());
+        let empty: crate::model::Deployment =
+            serde_json::from_value(serde_json::json!({"version": 3, "deployment": null})).unwrap();
+        assert_eq!(dropped_by_import(&current, &empty).len(), 3);
+        let dropped = dropped_by_import(
+            &current,
+            &dep(&[("urn:a", Some("1")), ("urn:b", Some("9"))]),
+        );
+        let urns: Vec<&str> = dropped.iter().map(|d| d.urn.as_str()).collect();
+        assert_eq!(urns, ["urn:b", "urn:c"]);
+        // Adding resources drops nothing.
+        assert!(dropped_by_import(&empty, &current).is_empty());
+        // A pending create is dropped unless the new state has it as a resource.
+        let mut pending: crate::model::Deployment = current.clone();
+        let op: crate::model::PendingOperation = serde_json::from_value(
+            serde_json::json!({"type": "creating", "resource": {"urn": "urn:p", "type": "t:m:R"}}),
+        )
+        .unwrap();
+        pending
+            .deployment
+            .as_mut()
+            .unwrap()
+            .pending_operations
+            .push(op);
+        let dropped = dropped_by_import(&pending, &current);
+        assert_eq!(dropped.len(), 1);
+        assert_eq!(
+            (dropped[0].urn.as_str(), dropped[0].op.as_str()),
+            ("urn:p", "drop pending create")
+        );
+        let adopted = dep(&[
+            ("urn:a", Some("1")),
+            ("urn:b", Some("2")),
+            ("urn:c", None),
+            ("urn:p", Some("x")),
+        ]);
+        assert!(dropped_by_import(&pending, &adopted).is_empty());
+    }
+
+    fn tags(protected: Option<&str>) -> BTreeMap<String, String> {
+        let mut t = BTreeMap::from([("owner".to_owned(), "me".to_owned())]);
+        if let Some(v) = protected {
+            t.insert(PROTECTED_TAG.to_owned(), v.to_owned());
+        }
+        t
+    }
+
+    fn plan_of(stack: &str, deletions: Vec<PlannedDeletion>) -> DestroyPlan {
+        DestroyPlan {
+            stack: stack.into(),
+            summary: OpSummary::default(),
+            preview: PreviewDigest::default(),
+            deletions,
+        }
+    }
+
+    #[test]
+    fn names_are_decided_first_without_other_facts() {
+        let unbound = DestroyApproval::for_stack("prod");
+        assert_eq!(unbound.names(), ["prod"]);
+        let wrong = DestroyFacts {
+            other_stacks: &["prod"],
+            ..Default::default()
+        };
+        assert_eq!(
+            unbound.decide(&wrong),
+            Verdict::Refused(DestroyRefusal::WrongStack {
+                approved: "prod".into()
+            })
+        );
+        // Bound to a preview of another stack, under the right name.
+        let bound = plan_of("other", vec![d("urn:a", "1")]).approve("dev");
+        assert_eq!(bound.names(), ["dev", "other"]);
+        let facts = DestroyFacts {
+            other_stacks: &["other"],
+            ..Default::default()
+        };
+        assert_eq!(
+            bound.decide(&facts),
+            Verdict::Refused(DestroyRefusal::PreviewOfAnotherStack {
+                previewed: "other".into()
+            })
+        );
+        // The name wins over everything else.
+        let facts = DestroyFacts {
+            other_stacks: &["dev", "other"],
+            tags: Some(&tags(Some("true"))),
+            fresh: Some(&[]),
+        };
+        assert!(matches!(
+            bound.decide(&facts),
+            Verdict::Refused(DestroyRefusal::WrongStack { .. })
+        ));
+    }
+
+    #[test]
+    fn protection_needs_the_tags_unless_overridden() {
+        let a = DestroyApproval::for_stack("dev");
+        let none = DestroyFacts::default();
+        assert_eq!(
+            a.decide(&none),
+            Verdict::Needs {
+                tags: true,
+                fresh_preview: false
+            }
+        );
+        let protected = tags(Some("yes"));
+        let facts = DestroyFacts {
+            tags: Some(&protected),
+            ..none
+        };
+        assert_eq!(
+            a.decide(&facts),
+            Verdict::Refused(DestroyRefusal::Protected {
+                tag_value: "yes".into()
+            })
+        );
+        for value in [None, Some("false"), Some("")] {
+            let t = tags(value);
+            let facts = DestroyFacts {
+                tags: Some(&t),
+                ..none
+            };
+            assert_eq!(a.decide(&facts), Verdict::Allowed, "{value:?}");
+        }
+        // An override, and an ephemeral stack's own approval, need no tags at all.
+        let overriding = a.clone().override_protection(true);
+        assert_eq!(overriding.decide(&none), Verdict::Allowed);
+        assert_eq!(overriding.decide(&facts_with(&protected)), Verdict::Allowed);
+        assert_eq!(
+            DestroyApproval::ephemeral("dev").decide(&none),
+            Verdict::Allowed
+        );
+    }
+
+    fn facts_with(tags: &BTreeMap<String, String>) -> DestroyFacts<'_> {
+        DestroyFacts {
+            tags: Some(tags),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_bound_approval_needs_a_fresh_preview_that_matches() {
+        let approved = vec![d("urn:a", "1"), d("urn:b", "2")];
+        let a = plan_of("dev", approved.clone()).approve("dev");
+        assert_eq!(
+            a.decide(&DestroyFacts::default()),
+            Verdict::Needs {
+                tags: true,
+                fresh_preview: true
+            }
+        );
+        let plain = tags(None);
+        assert_eq!(
+            a.decide(&facts_with(&plain)),
+            Verdict::Needs {
+                tags: false,
+                fresh_preview: true
+            },
+            "only what is still unknown is asked for"
+        );
+        let same = DestroyFacts {
+            tags: Some(&plain),
+            fresh: Some(&approved),
+            ..Default::default()
+        };
+        assert_eq!(a.decide(&same), Verdict::Allowed);
+        let replaced = [d("urn:a", "1"), d("urn:b", "9")];
+        let changed = DestroyFacts {
+            fresh: Some(&replaced),
+            ..same
+        };
+        assert!(matches!(
+            a.decide(&changed),
+            Verdict::Refused(DestroyRefusal::PlanChanged { .. })
+        ));
+        // Protection is decided before the plan.
+        let protected = tags(Some("true"));
+        let both = DestroyFacts {
+            tags: Some(&protected),
+            ..changed
+        };
+        assert!(matches!(
+            a.decide(&both),
+            Verdict::Refused(DestroyRefusal::Protected { .. })
+        ));
+        // Overriding protection still needs the plan to match.
+        let o = a.override_protection(true);
+        assert_eq!(
+            o.decide(&DestroyFacts::default()),
+            Verdict::Needs {
+                tags: false,
+                fresh_preview: true
+            }
+        );
+        assert!(matches!(
+            o.decide(&both),
+            Verdict::Refused(DestroyRefusal::PlanChanged { .. })
+        ));
     }
 
     #[test]
@@ -344,6 +664,7 @@ mod tests {
     #[test]
     fn debug_does_not_dump_the_plan() {
         let a = DestroyApproval::for_stack("dev").override_protection(true);
+        assert_eq!(a.previewed_stack(), None);
         let s = format!("{a:?}");
         assert!(s.contains("dev") && s.contains("override_protection: true"));
     }

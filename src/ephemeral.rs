@@ -16,6 +16,13 @@
 //! entry and the tagged stack behind, and the janitor ([`sweep`], [`sweep_ledger`])
 //! removes them on a later run.
 //!
+//! The ledger is trusted only as far as it can be: its directory must be the user's own
+//! and private (checked on every write and sweep, refused otherwise), and the janitor
+//! acts on an entry only when the world agrees with it. The temporary directory must
+//! hold the marker file [`MARKER_FILE`] with the random id the entry records (so only a
+//! directory this library made is ever deleted), and the stack on the backend must
+//! carry the entry's own [`EPHEMERAL_TAG`] and not be tagged protected.
+//!
 //! Setting [`KEEP_ENV`] (`PULUMI_AUTO_KEEP_EPHEMERAL=1`) keeps stacks for debugging: the
 //! teardown logs where the stack is and leaves it, and its ledger entry, in place.
 //!
@@ -49,7 +56,7 @@ use crate::error::{Error, Result};
 use crate::ops::{DestroyOptions, UpOptions, UpResult};
 use crate::secret::Secret;
 use crate::stack::{ConfigKey, ConfigSetValue, Stack};
-use crate::workspace::{LocalWorkspace, LocalWorkspaceBuilder, redact_url_password};
+use crate::workspace::{LocalWorkspace, LocalWorkspaceBuilder, redact_url};
 
 /// The stack tag that marks an ephemeral stack; its value is an [`EphemeralTag`] as JSON.
 pub const EPHEMERAL_TAG: &str = "pulumi-auto:ephemeral";
@@ -62,6 +69,11 @@ pub const LEDGER_ENV: &str = "PULUMI_AUTO_EPHEMERAL_LEDGER";
 
 /// The longest prefix accepted, leaving room for the suffix within the CLI's name limit.
 pub const MAX_PREFIX_LEN: usize = 60;
+
+/// The file, in an ephemeral stack's temporary directory, that holds the random id its
+/// ledger entry records ([`LedgerEntry::marker`]): a directory without it, or with
+/// another id, is never deleted.
+pub const MARKER_FILE: &str = ".pulumi-auto-ephemeral";
 
 /// Who made an ephemeral stack, where and when: the value of its [`EPHEMERAL_TAG`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -141,14 +153,111 @@ fn keep_value(v: Option<&str>) -> bool {
 }
 
 /// Where ledger entries go by default: `$PULUMI_AUTO_EPHEMERAL_LEDGER`, else
-/// `ephemeral-ledger` in the crate's cache directory, else in the system temp directory.
+/// `ephemeral-ledger` in the crate's cache directory ([`crate::cli::cache_dir`]), else
+/// (no `HOME`, `XDG_CACHE_HOME` or `PULUMI_AUTO_CACHE_DIR`: systemd units, some CI) in a
+/// directory of the user's own in the system temp directory, `pulumi-auto-<uid>`.
+///
+/// Whichever it is, it is used only while it is private (see [`check_private_dir`]).
 pub fn default_ledger_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os(LEDGER_ENV).filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
     }
-    crate::cli::cache_dir()
-        .unwrap_or_else(|| std::env::temp_dir().join("pulumi-auto"))
+    match crate::cli::cache_dir() {
+        Some(cache) => cache.join("ephemeral-ledger"),
+        None => fallback_ledger_dir(&std::env::temp_dir(), nix::unistd::geteuid().as_raw()),
+    }
+}
+
+/// The ledger directory without a cache directory: per user, in `temp`.
+fn fallback_ledger_dir(temp: &Path, uid: u32) -> PathBuf {
+    temp.join(format!("pulumi-auto-{uid}"))
         .join("ephemeral-ledger")
+}
+
+/// Checks that `dir` is fit to hold a ledger: a directory (not a symlink) owned by this
+/// user, that no other user can write to or read; its parent owned by this user or root
+/// and not writable by others (unless sticky, as `/tmp`), so nobody can swap it.
+///
+/// A directory of the user's own that others can read but not write (an older ledger
+/// made with the umask's `0755`) is made `0700`. Anything else is refused with
+/// [`Error::InvalidInput`] naming the directory and the problem; nothing is changed then.
+pub fn check_private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let uid = nix::unistd::geteuid().as_raw();
+    let refuse = |why: String| {
+        Err(Error::invalid(
+            "ephemeral ledger directory",
+            format!(
+                "{}: {why}; it must be a private directory (mode 0700) of your own",
+                dir.display()
+            ),
+        ))
+    };
+    let meta = std::fs::symlink_metadata(dir).map_err(|e| {
+        Error::io(
+            format!("checking the ledger directory {}", dir.display()),
+            e,
+        )
+    })?;
+    if meta.file_type().is_symlink() {
+        return refuse("it is a symbolic link".into());
+    }
+    if !meta.is_dir() {
+        return refuse("it is not a directory".into());
+    }
+    if meta.uid() != uid {
+        return refuse(format!(
+            "it is owned by uid {}, not by you (uid {uid})",
+            meta.uid()
+        ));
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        return refuse(format!("other users may write to it (mode {mode:04o})"));
+    }
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        let p = std::fs::metadata(parent)
+            .map_err(|e| Error::io(format!("checking the directory {}", parent.display()), e))?;
+        let pmode = p.mode() & 0o7777;
+        let sticky = pmode & 0o1000 != 0;
+        if p.uid() != uid && p.uid() != 0 {
+            return refuse(format!(
+                "its parent {} is owned by uid {}, who could replace it",
+                parent.display(),
+                p.uid()
+            ));
+        }
+        if pmode & 0o022 != 0 && !sticky {
+            return refuse(format!(
+                "other users may write to its parent {} (mode {pmode:04o}) and replace it",
+                parent.display()
+            ));
+        }
+    }
+    if mode & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| {
+            Error::io(
+                format!("making the ledger directory {} private", dir.display()),
+                e,
+            )
+        })?;
+        tracing::info!(dir = %dir.display(), "made the ephemeral ledger directory private (0700)");
+    }
+    Ok(())
+}
+
+/// Creates the ledger directory if missing (mode 0700, missing parents too), then checks
+/// it ([`check_private_dir`]).
+fn ensure_private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if std::fs::symlink_metadata(dir).is_err() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| Error::io(format!("creating the ledger {}", dir.display()), e))?;
+    }
+    check_private_dir(dir)
 }
 
 /// A unique, time-ordered stack name: `<prefix>-<unix millis, hex>-<random, 8 hex>`.
@@ -298,10 +407,7 @@ impl std::fmt::Debug for EphemeralStackBuilder {
                     .map(|(k, _)| k.as_str())
                     .collect::<Vec<_>>(),
             )
-            .field(
-                "backend_url",
-                &self.backend_url.as_deref().map(redact_url_password),
-            )
+            .field("backend_url", &self.backend_url.as_deref().map(redact_url))
             .field("pulumi_home", &self.pulumi_home)
             .field("run_id", &self.run_id)
             .field("ledger_dir", &self.ledger_dir)
@@ -378,8 +484,9 @@ impl EphemeralStackBuilder {
         self
     }
 
-    /// Creates the stack: checks the inputs (before any process), makes the temporary
-    /// directory, writes the ledger entry, then `stack init`, the tag and the config
+    /// Creates the stack: checks the inputs and the ledger directory (before any
+    /// process; see [`check_private_dir`]), makes the temporary directory, writes the
+    /// ledger entry, then `stack init`, the tag and the config
     /// (three processes; four when there are both plain and path config keys).
     /// If a step after `stack init` fails, the stack is torn down again before the error
     /// is returned.
@@ -390,13 +497,21 @@ impl EphemeralStackBuilder {
         }
         let name = unique_name(&self.prefix);
         let ledger_dir = self.ledger_dir.clone().unwrap_or_else(default_ledger_dir);
+        // A ledger others could plant entries in is refused before anything exists.
+        ensure_private_dir(&ledger_dir)?;
 
         let temp = tempfile::Builder::new()
             .prefix("pulumi-auto-ephemeral-")
             .tempdir()
             .map_err(|e| Error::io("creating an ephemeral stack's temporary directory", e))?
             .keep();
-        match self.create_in(&name, &temp, &ledger_dir).await {
+        // The id that proves, to a later janitor, that this library made the directory.
+        let marker = hex(&random_bytes::<16>());
+        if let Err(e) = write_private(&temp.join(MARKER_FILE), &marker) {
+            let _ = std::fs::remove_dir_all(&temp);
+            return Err(e);
+        }
+        match self.create_in(&name, &temp, &marker, &ledger_dir).await {
             Ok(stack) => Ok(stack),
             Err(e) => {
                 // Nothing of the stack exists yet (create_in tears down what it made):
@@ -407,7 +522,13 @@ impl EphemeralStackBuilder {
         }
     }
 
-    async fn create_in(self, name: &str, temp: &Path, ledger_dir: &Path) -> Result<EphemeralStack> {
+    async fn create_in(
+        self,
+        name: &str,
+        temp: &Path,
+        marker: &str,
+        ledger_dir: &Path,
+    ) -> Result<EphemeralStack> {
         let isolated = self.backend_url.is_none();
         let backend_url = match &self.backend_url {
             Some(url) => url.clone(),
@@ -446,6 +567,7 @@ impl EphemeralStackBuilder {
             backend_url: backend_url.clone(),
             pulumi_home: home.clone(),
             temp_dir: temp.to_path_buf(),
+            marker: marker.to_owned(),
             isolated,
             passphrase_file,
             tag: tag.clone(),
@@ -520,6 +642,10 @@ pub struct LedgerEntry {
     pub pulumi_home: PathBuf,
     /// The stack's temporary directory, deleted by its teardown.
     pub temp_dir: PathBuf,
+    /// The random id in `temp_dir`'s [`MARKER_FILE`]: the directory is deleted only while
+    /// it holds this id (empty in entries of older versions: their directories are kept).
+    #[serde(default)]
+    pub marker: String,
     /// Whether the backend lives in `temp_dir`.
     pub isolated: bool,
     /// The file holding the generated passphrase, if one was generated.
@@ -533,9 +659,10 @@ impl std::fmt::Debug for LedgerEntry {
         f.debug_struct("LedgerEntry")
             .field("stack", &self.stack)
             .field("program_dir", &self.program_dir)
-            .field("backend_url", &redact_url_password(&self.backend_url))
+            .field("backend_url", &redact_url(&self.backend_url))
             .field("pulumi_home", &self.pulumi_home)
             .field("temp_dir", &self.temp_dir)
+            .field("marker", &self.marker)
             .field("isolated", &self.isolated)
             .field("passphrase_file", &self.passphrase_file)
             .field("tag", &self.tag)
@@ -545,8 +672,7 @@ impl std::fmt::Debug for LedgerEntry {
 
 impl LedgerEntry {
     fn write(&self, dir: &Path) -> Result<PathBuf> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::io(format!("creating the ledger {}", dir.display()), e))?;
+        ensure_private_dir(dir)?;
         let file = dir.join(format!("{}.json", self.stack));
         let text = serde_json::to_string_pretty(self)
             .map_err(|e| Error::invalid("ledger entry", e.to_string()))?;
@@ -554,7 +680,10 @@ impl LedgerEntry {
         Ok(file)
     }
 
-    /// Reads every entry of a ledger directory; unreadable files are reported, not fatal.
+    /// Reads every entry of a ledger directory; unreadable files are reported, not fatal,
+    /// and so is a file that is not a regular file of this user's (a symbolic link, or
+    /// one another user put there). The directory itself is not checked here (see
+    /// [`check_private_dir`], which [`sweep_ledger`] runs first).
     pub fn read_all(dir: &Path) -> Ledger {
         let mut ok = Vec::new();
         let mut bad = Vec::new();
@@ -569,8 +698,7 @@ impl LedgerEntry {
             if path.extension().and_then(|x| x.to_str()) != Some("json") {
                 continue;
             }
-            match std::fs::read_to_string(&path)
-                .map_err(|e| e.to_string())
+            match read_own_file(&path)
                 .and_then(|t| serde_json::from_str::<LedgerEntry>(&t).map_err(|e| e.to_string()))
             {
                 Ok(entry) => ok.push((path, entry)),
@@ -583,6 +711,30 @@ impl LedgerEntry {
             unreadable: bad,
         }
     }
+}
+
+/// The text of a regular file owned by this user (not through a symbolic link).
+fn read_own_file(path: &Path) -> std::result::Result<String, String> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| e.to_string())?;
+    let meta = f.metadata().map_err(|e| e.to_string())?;
+    let uid = nix::unistd::geteuid().as_raw();
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    if meta.uid() != uid {
+        return Err(format!(
+            "owned by uid {}, not by you (uid {uid})",
+            meta.uid()
+        ));
+    }
+    let mut text = String::new();
+    f.read_to_string(&mut text).map_err(|e| e.to_string())?;
+    Ok(text)
 }
 
 /// The contents of a ledger directory.
@@ -614,7 +766,7 @@ impl std::fmt::Debug for EphemeralStack {
             Some(l) => f
                 .debug_struct("EphemeralStack")
                 .field("stack", &l.entry.stack)
-                .field("backend_url", &redact_url_password(&l.entry.backend_url))
+                .field("backend_url", &redact_url(&l.entry.backend_url))
                 .field("temp_dir", &l.entry.temp_dir)
                 .finish(),
             None => f.write_str("EphemeralStack(torn down)"),
@@ -727,7 +879,7 @@ fn keep(live: Live) -> TeardownOutcome {
     set_live(&live.entry.stack, false);
     tracing::warn!(
         stack = %live.entry.stack,
-        backend = %redact_url_password(&live.entry.backend_url),
+        backend = %redact_url(&live.entry.backend_url),
         ledger = %live.ledger_file.display(),
         "keeping ephemeral stack"
     );
@@ -758,9 +910,43 @@ async fn teardown_live(live: Live) -> Result<TeardownOutcome> {
     }
 }
 
-/// Deletes an ephemeral stack's temporary directory, if it is still there.
+/// Whether `entry.temp_dir` is the directory this library made for the entry: a real
+/// directory of this user's holding the entry's marker. `Ok(false)` when it is gone.
+fn check_temp_dir(entry: &LedgerEntry) -> Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let dir = &entry.temp_dir;
+    let meta = match std::fs::symlink_metadata(dir) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(Error::io(format!("checking {}", dir.display()), e)),
+    };
+    let refuse = |why: &str| {
+        Err(Error::invalid(
+            "ephemeral temporary directory",
+            format!(
+                "{} {why}: it is not the directory pulumi-auto made for stack {:?}, and is left alone",
+                dir.display(),
+                entry.stack
+            ),
+        ))
+    };
+    if !meta.is_dir() || meta.file_type().is_symlink() {
+        return refuse("is not a directory");
+    }
+    if meta.uid() != nix::unistd::geteuid().as_raw() {
+        return refuse("is not yours");
+    }
+    match read_own_file(&dir.join(MARKER_FILE)) {
+        Ok(id) if !entry.marker.is_empty() && id == entry.marker => Ok(true),
+        Ok(_) => refuse("holds another marker"),
+        Err(_) => refuse(&format!("has no marker file {MARKER_FILE}")),
+    }
+}
+
+/// Deletes an ephemeral stack's temporary directory, if it is still there and is the one
+/// this library made for it ([`MARKER_FILE`]).
 fn remove_temp_dir(entry: &LedgerEntry) -> Result<()> {
-    if !entry.temp_dir.exists() {
+    if !check_temp_dir(entry)? {
         return Ok(());
     }
     std::fs::remove_dir_all(&entry.temp_dir).map_err(|e| {
@@ -920,11 +1106,23 @@ pub fn sweep_decision(
     }
 }
 
+/// Whether a process runs: signal 0 succeeds, or fails only for lack of permission (a
+/// process of another user runs too; only `ESRCH` means it is gone).
 fn pid_running(pid: u32) -> bool {
     let Ok(pid) = i32::try_from(pid) else {
         return false;
     };
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+    if pid <= 0 {
+        return false;
+    }
+    probe_says_running(nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        None,
+    ))
+}
+
+fn probe_says_running(probe: nix::Result<()>) -> bool {
+    !matches!(probe, Err(nix::errno::Errno::ESRCH))
 }
 
 /// The janitor for a backend: finds the workspace's stacks tagged [`EPHEMERAL_TAG`] that
@@ -983,6 +1181,14 @@ pub async fn sweep(ws: &LocalWorkspace, opts: &SweepOptions) -> Result<SweepRepo
 /// on whatever backend each one used, then their temporary directories and entries.
 /// The same rules as [`sweep`] decide which; the CLI is `pulumi` (default:
 /// [`PulumiCommand::find`]).
+///
+/// The ledger directory must be private ([`check_private_dir`]; refused otherwise), and an
+/// entry is acted on only when the world agrees with it: its temporary directory, if still
+/// there, holds the entry's [`MARKER_FILE`] id, and the stack on the backend carries the
+/// entry's own [`EPHEMERAL_TAG`] (else the entry is reported as failed and nothing is
+/// touched); a stack also tagged protected is skipped ([`SkipReason::Protected`]).
+/// Processes per entry whose stack is still there: `stack ls`, `stack tag ls` and the
+/// removal (`destroy --remove`).
 pub async fn sweep_ledger(
     ledger_dir: Option<&Path>,
     pulumi: Option<PulumiCommand>,
@@ -991,11 +1197,15 @@ pub async fn sweep_ledger(
     let dir = ledger_dir
         .map(Path::to_path_buf)
         .unwrap_or_else(default_ledger_dir);
+    let mut report = SweepReport::default();
+    match std::fs::symlink_metadata(&dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(report),
+        _ => check_private_dir(&dir)?,
+    }
     let Ledger {
         entries,
         unreadable,
     } = LedgerEntry::read_all(&dir);
-    let mut report = SweepReport::default();
     for (path, e) in unreadable {
         report.failed.push((
             path.display().to_string(),
@@ -1013,28 +1223,46 @@ pub async fn sweep_ledger(
             continue;
         }
         match remove_from_ledger(&entry, pulumi.clone()).await {
-            Ok(()) => {
+            Ok(None) => {
                 let _ = std::fs::remove_file(&file);
                 tracing::info!(stack = %name, "janitor removed a leaked ephemeral stack");
                 report.removed.push(name);
             }
+            Ok(Some(reason)) => report.skipped.push((name, reason)),
             Err(e) => report.failed.push((name, e.to_string())),
         }
     }
     Ok(report)
 }
 
-async fn remove_from_ledger(entry: &LedgerEntry, pulumi: Option<PulumiCommand>) -> Result<()> {
-    if entry.isolated && !entry.temp_dir.exists() {
+/// Removes what a ledger entry records, once the world agrees with it; `Some` when the
+/// stack is to be left alone (protected).
+async fn remove_from_ledger(
+    entry: &LedgerEntry,
+    pulumi: Option<PulumiCommand>,
+) -> Result<Option<SkipReason>> {
+    // First the directory: an entry whose directory is not the one this library made for
+    // it is not acted on at all.
+    let temp_present = check_temp_dir(entry)?;
+    if entry.isolated && !temp_present {
         // Its backend went with its directory: nothing left to destroy.
-        return Ok(());
+        return Ok(None);
     }
     let mut builder: LocalWorkspaceBuilder = LocalWorkspace::builder(&entry.program_dir)
         .backend_url(&entry.backend_url)
         .pulumi_home(&entry.pulumi_home);
     if let Some(file) = &entry.passphrase_file {
-        let p = std::fs::read_to_string(file)
-            .map_err(|e| Error::io(format!("reading {}", file.display()), e))?;
+        if !temp_present || file.parent() != Some(entry.temp_dir.as_path()) {
+            return Err(Error::invalid(
+                "ledger entry",
+                format!(
+                    "the passphrase file {} is not in the stack's temporary directory",
+                    file.display()
+                ),
+            ));
+        }
+        let p = read_own_file(file)
+            .map_err(|e| Error::invalid(format!("passphrase file {}", file.display()), e))?;
         builder = builder.passphrase(Secret::new(p.trim().to_owned()));
     }
     if let Some(p) = pulumi {
@@ -1047,11 +1275,29 @@ async fn remove_from_ledger(entry: &LedgerEntry, pulumi: Option<PulumiCommand>) 
         .await?
         .iter()
         .any(|s| s.name == entry.stack);
-    if exists {
-        remove_everything(&stack, entry).await
-    } else {
-        remove_temp_dir(entry)
+    if !exists {
+        remove_temp_dir(entry)?;
+        return Ok(None);
     }
+    // The stack must be the one the entry recorded: its own tag, not protected.
+    let tags = stack.list_tags().await?;
+    let tag = tags.get(EPHEMERAL_TAG).and_then(|v| EphemeralTag::parse(v));
+    if tag.as_ref() != Some(&entry.tag) {
+        return Err(Error::invalid(
+            "ledger entry",
+            format!(
+                "stack {:?} on {} does not carry the entry's {EPHEMERAL_TAG} tag: it is not the \
+                 ephemeral stack the entry recorded, and is left alone",
+                entry.stack,
+                redact_url(&entry.backend_url)
+            ),
+        ));
+    }
+    if is_protected(&tags) {
+        return Ok(Some(SkipReason::Protected));
+    }
+    remove_everything(&stack, entry).await?;
+    Ok(None)
 }
 
 #[cfg(test)]
@@ -1163,6 +1409,7 @@ mod tests {
             backend_url: "postgres://u:hunter2-pw@h:5432/db".into(),
             pulumi_home: "/h".into(),
             temp_dir: "/t".into(),
+            marker: "m".into(),
             isolated: false,
             passphrase_file: None,
             tag: tag(1, 1, "h"),
@@ -1172,6 +1419,119 @@ mod tests {
         assert!(text.contains("postgres://u:"), "{text}");
         let b = EphemeralStack::builder("/p").backend_url("postgres://u:hunter2-pw@h/db");
         assert!(!format!("{b:?}").contains("hunter2-pw"));
+    }
+
+    #[test]
+    fn eperm_means_running() {
+        use nix::errno::Errno;
+        assert!(probe_says_running(Ok(())));
+        assert!(probe_says_running(Err(Errno::EPERM)));
+        assert!(!probe_says_running(Err(Errno::ESRCH)));
+        assert!(pid_running(std::process::id()));
+        assert!(!pid_running(0));
+        // pid 1 runs, whether this process may signal it or not.
+        assert!(pid_running(1));
+    }
+
+    #[test]
+    fn the_fallback_ledger_is_per_user() {
+        assert_eq!(
+            fallback_ledger_dir(Path::new("/tmp"), 1000),
+            Path::new("/tmp/pulumi-auto-1000/ephemeral-ledger")
+        );
+    }
+
+    #[test]
+    fn ledger_directories_must_be_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        let set = |p: &Path, m: u32| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+        };
+        // Created private, parents included.
+        let fresh = root.path().join("a/b/ledger");
+        ensure_private_dir(&fresh).unwrap();
+        assert_eq!(mode(&fresh), 0o700);
+        assert_eq!(mode(&root.path().join("a/b")), 0o700);
+        // Readable by others (an older ledger): made private.
+        set(&fresh, 0o755);
+        check_private_dir(&fresh).unwrap();
+        assert_eq!(mode(&fresh), 0o700);
+        // Writable by others: refused, and left as it is.
+        set(&fresh, 0o777);
+        let e = check_private_dir(&fresh).unwrap_err();
+        assert!(matches!(e, Error::InvalidInput { .. }), "{e}");
+        assert!(e.to_string().contains("mode 0777"), "{e}");
+        assert_eq!(mode(&fresh), 0o777);
+        set(&fresh, 0o700);
+        // Its parent writable by others, not sticky: refused; sticky (as /tmp): fine.
+        let parent = root.path().join("a/b");
+        set(&parent, 0o777);
+        assert!(check_private_dir(&fresh).is_err());
+        set(&parent, 0o1777);
+        check_private_dir(&fresh).unwrap();
+        set(&parent, 0o700);
+        // A symbolic link, a file: refused.
+        let link = root.path().join("link");
+        std::os::unix::fs::symlink(&fresh, &link).unwrap();
+        assert!(check_private_dir(&link).is_err());
+        let file = root.path().join("file");
+        std::fs::write(&file, "").unwrap();
+        assert!(check_private_dir(&file).is_err());
+        // Another user's directory: refused (`/` is root's; as root, chown one away).
+        if nix::unistd::geteuid().is_root() {
+            let theirs = root.path().join("theirs");
+            std::fs::create_dir(&theirs).unwrap();
+            set(&theirs, 0o700);
+            std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+            let e = check_private_dir(&theirs).unwrap_err();
+            assert!(e.to_string().contains("owned by uid 65534"), "{e}");
+        } else {
+            let e = check_private_dir(Path::new("/")).unwrap_err();
+            assert!(e.to_string().contains("owned by uid 0"), "{e}");
+        }
+    }
+
+    #[test]
+    fn only_a_marked_temporary_directory_is_removed() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("t");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("precious"), "x").unwrap();
+        let mut entry = LedgerEntry {
+            stack: "s".into(),
+            program_dir: "/p".into(),
+            backend_url: "file:///x".into(),
+            pulumi_home: "/h".into(),
+            temp_dir: dir.clone(),
+            marker: "id-1".into(),
+            isolated: true,
+            passphrase_file: None,
+            tag: tag(1, 1, "h"),
+        };
+        // No marker file, another id, an entry without an id: refused, nothing deleted.
+        assert!(remove_temp_dir(&entry).is_err());
+        write_private(&dir.join(MARKER_FILE), "id-2").unwrap();
+        let e = remove_temp_dir(&entry).unwrap_err();
+        assert!(e.to_string().contains("another marker"), "{e}");
+        entry.marker = String::new();
+        assert!(remove_temp_dir(&entry).is_err());
+        assert!(dir.join("precious").exists());
+        // A symbolic link to a marked directory: refused.
+        entry.marker = "id-2".into();
+        let link = root.path().join("link");
+        std::os::unix::fs::symlink(&dir, &link).unwrap();
+        let linked = LedgerEntry {
+            temp_dir: link,
+            ..entry.clone()
+        };
+        assert!(remove_temp_dir(&linked).is_err());
+        assert!(dir.join("precious").exists());
+        // The right id: removed; gone already: fine.
+        remove_temp_dir(&entry).unwrap();
+        assert!(!dir.exists());
+        remove_temp_dir(&entry).unwrap();
     }
 
     #[test]

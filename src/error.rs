@@ -139,6 +139,20 @@ pub enum Error {
         /// The failed command.
         failure: Box<CommandFailure>,
     },
+    /// A lock was left alone: the process that holds it still runs on this host, so an
+    /// update may be in flight ([`Stack::cancel`](crate::Stack::cancel),
+    /// [`Stack::recover`](crate::Stack::recover)). Nothing was changed.
+    #[error("the lock on stack {stack:?} is held by pid {pid} on this host ({hostname}), which still runs; it was not deleted ({})", file.display())]
+    LockHolderRunning {
+        /// The stack as given.
+        stack: String,
+        /// The holder's pid, from the lock.
+        pid: i64,
+        /// The holder's host, from the lock (this host).
+        hostname: String,
+        /// The lock file.
+        file: PathBuf,
+    },
     /// The program could not be compiled or loaded (e.g. a Python syntax error).
     #[error("the program could not be compiled: {failure}")]
     CompilationFailed {
@@ -199,7 +213,7 @@ pub enum Error {
         /// The stack as given.
         stack: String,
         /// Why.
-        reason: crate::approval::DestroyRefusal,
+        reason: pulumi_auto_types::approval::DestroyRefusal,
     },
     /// The CLI's output could not be understood.
     #[error("could not parse the output of `{command}`: {reason}")]

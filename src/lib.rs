@@ -9,7 +9,8 @@
 //! - [`ops`]: up, preview, refresh, destroy and import, with typed live events.
 //! - [`approval`]: no destroy without an explicit approval naming the stack.
 //! - [`events`]: the engine-event model and the event-log reader.
-//! - [`model`]: typed shapes of the CLI's JSON outputs.
+//! - [`model`]: typed shapes of the CLI's JSON outputs (from `pulumi-auto-types`, as are
+//!   the engine-event model and [`Secret`]).
 //! - [`error`]: one error enum for everything.
 //!
 //! ```no_run
@@ -32,10 +33,10 @@ pub mod cli;
 pub mod ephemeral;
 pub mod error;
 pub mod events;
-pub mod model;
+pub use pulumi_auto_types::model;
 pub mod ops;
 pub mod recovery;
-pub mod secret;
+pub use pulumi_auto_types::secret;
 pub mod stack;
 pub mod workspace;
 

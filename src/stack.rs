@@ -3,7 +3,9 @@
 //! Every command a `Stack` runs names its stack with `--stack`: nothing depends on the
 //! CLI's "currently selected" stack, so stacks of one workspace can be driven at the same
 //! time from one process. The operations (up, preview, refresh, destroy, import) live in
-//! [`crate::ops`].
+//! [`crate::ops`]. Commands that write the stack's `Pulumi.<stack>.yaml` (config set,
+//! set-all, rm, refresh) hold its settings lock, so concurrent writers, in this process
+//! or another, never lose each other's keys (see [`LocalWorkspace::run`]).
 //!
 //! ```no_run
 //! # async fn demo(stack: pulumi_auto::Stack) -> pulumi_auto::Result<()> {
@@ -485,12 +487,54 @@ impl Stack {
         self.export_inner(false).await
     }
 
-    /// Replaces the stack's state (fed on stdin). One process.
+    /// Replaces the stack's state (fed on stdin), when that loses nothing: an import that
+    /// would drop resources from the state (forget them: they would live on, unmanaged,
+    /// as after a forced [`remove_stack`](LocalWorkspace::remove_stack)) is refused with
+    /// [`Error::DestroyRefused`] ([`DestroyRefusal::ImportDropsResources`]) before it
+    /// runs; [`import_stack_approved`](Self::import_stack_approved) takes the approval
+    /// that allows it. Two processes: an export of the current state to compare, then the
+    /// import.
+    ///
+    /// [`DestroyRefusal::ImportDropsResources`]: crate::approval::DestroyRefusal::ImportDropsResources
     pub async fn import_stack(&self, deployment: &model::Deployment) -> Result<()> {
+        self.import_inner(deployment, None).await
+    }
+
+    /// Like [`import_stack`](Self::import_stack), and may drop resources from the state
+    /// with an approval checked as a forced removal's is: it must name this stack, it
+    /// overrides [protection](crate::approval::PROTECTED_TAG) only when it says so, and
+    /// one bound to a destroy preview is refused. Processes: the tag check (none when the
+    /// approval overrides protection) and the import.
+    pub async fn import_stack_approved(
+        &self,
+        deployment: &model::Deployment,
+        approval: &crate::DestroyApproval,
+    ) -> Result<()> {
+        self.import_inner(deployment, Some(approval)).await
+    }
+
+    async fn import_inner(
+        &self,
+        deployment: &model::Deployment,
+        approval: Option<&crate::DestroyApproval>,
+    ) -> Result<()> {
         let json = serde_json::to_string(deployment).map_err(|e| Error::Parse {
             command: "stack import".into(),
             reason: e.to_string(),
         })?;
+        match approval {
+            Some(a) => self.check_removal_approval(a).await?,
+            None => {
+                let current = self.export_stack().await?;
+                let dropped = crate::approval::dropped_by_import(&current, deployment);
+                if !dropped.is_empty() {
+                    return Err(Error::DestroyRefused {
+                        stack: self.name.clone(),
+                        reason: crate::approval::DestroyRefusal::ImportDropsResources { dropped },
+                    });
+                }
+            }
+        }
         self.ws
             .run(self.inv(["stack", "import"]).stdin(json))
             .await
@@ -499,8 +543,33 @@ impl Stack {
 
     /// Deletes the stack's lock files left by an update that died (the file backend) or
     /// cancels the running update (Pulumi Cloud). It stops no process and touches no state.
-    /// One process.
+    ///
+    /// On a file backend (`file://`) it first reads the locks: while the process that
+    /// holds one (its pid and host are in the lock) still runs on this host, an update may
+    /// be in flight, and the lock is left alone: [`Error::LockHolderRunning`].
+    /// [`force_cancel`](Self::force_cancel) deletes it anyway. Other backends' locks cannot
+    /// be read here, and are deleted as the CLI does. One process.
     pub async fn cancel(&self) -> Result<()> {
+        if let Some(lock) = self
+            .file_locks()
+            .await?
+            .into_iter()
+            .find(|l| l.holder_running())
+        {
+            return Err(Error::LockHolderRunning {
+                stack: self.name.clone(),
+                pid: lock.pid,
+                hostname: lock.hostname,
+                file: lock.file,
+            });
+        }
+        self.force_cancel().await
+    }
+
+    /// [`cancel`](Self::cancel) without looking at the locks' holders: for a holder that
+    /// runs but is known to be stuck. An update still running loses its lock, and another
+    /// may then run at the same time. One process.
+    pub async fn force_cancel(&self) -> Result<()> {
         self.ws.run(self.inv(["cancel", "--yes"])).await.map(drop)
     }
 }

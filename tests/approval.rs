@@ -90,8 +90,19 @@ async fn an_approval_for_another_stack_is_refused() {
             other => panic!("{other:?}"),
         }
     }
-    // A wrong name is decided without starting any process.
-    assert!(f.counting.lines().is_empty(), "{:?}", f.counting.lines());
+    // A wrong name is decided without a destroy or a preview: at most the CLI is asked
+    // which stack a name means (`other/dev`: the organization is the backend's to say).
+    let lines = f.counting.lines();
+    assert!(
+        lines.iter().all(|l| l.starts_with("stack --show-name ")),
+        "{lines:?}"
+    );
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.ends_with(" prod") || l.ends_with(" DEV")),
+        "names that surely differ need no process: {lines:?}"
+    );
     assert_untouched(&f, &["greeting.txt", "note.txt"], &before).await;
     // A plan approved under a wrong name is refused as well.
     let plan = f
@@ -244,4 +255,199 @@ async fn an_approval_bound_to_a_stale_preview_is_refused() {
         plan.deletions().len()
     );
     assert!(f.env.file_names().is_empty());
+}
+
+#[tokio::test]
+async fn an_approval_matches_the_stack_in_any_spelling_and_no_other() {
+    let f = up_stack("two").await;
+    let ws = f.stack.workspace().clone();
+    let three = ws.create_stack("three").await.unwrap();
+    let three_files = f.env.root.path().join("three-out");
+    three
+        .set_config("dir", three_files.display().to_string())
+        .await
+        .unwrap();
+    three.up(UpOptions::default()).await.unwrap();
+    let before = state(&f.stack).await;
+
+    // A fully qualified handle, approved by the short name and the `org/stack` form.
+    let qualified = ws.select_stack("organization/files/two").await.unwrap();
+    for wrong in [
+        "three",
+        "organization/files/three",
+        "organization/two2",
+        "organization/other/two",
+        "acme/files/two",
+        "--two",
+        "../two",
+    ] {
+        let err = qualified
+            .destroy(
+                DestroyOptions::default(),
+                &DestroyApproval::for_stack(wrong),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(refusal(err), DestroyRefusal::WrongStack { .. }),
+            "{wrong}"
+        );
+    }
+    assert_untouched(&f, &["greeting.txt", "note.txt"], &before).await;
+    // A preview of another stack, approved under this stack's name, is refused.
+    let other_plan = three
+        .preview_destroy(DestroyOptions::default())
+        .await
+        .unwrap();
+    let err = qualified
+        .destroy(DestroyOptions::default(), &other_plan.approve("two"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refusal(err),
+        DestroyRefusal::PreviewOfAnotherStack {
+            previewed: "three".into()
+        }
+    );
+    assert_untouched(&f, &["greeting.txt", "note.txt"], &before).await;
+
+    // A plan of the qualified handle, approved by the short name, destroys.
+    let plan = qualified
+        .preview_destroy(DestroyOptions::default())
+        .await
+        .unwrap();
+    let done = qualified
+        .destroy(DestroyOptions::default(), &plan.approve("two"))
+        .await
+        .unwrap();
+    assert_eq!(done.summary.count("delete"), 3);
+    assert!(f.env.file_names().is_empty());
+    // So does an unbound approval in another spelling.
+    f.stack.up(UpOptions::default()).await.unwrap();
+    qualified
+        .destroy(
+            DestroyOptions::default(),
+            &DestroyApproval::for_stack("organization/two"),
+        )
+        .await
+        .unwrap();
+    assert!(f.env.file_names().is_empty());
+    // The short handle, approved by the qualified name; a bound plan of the short handle
+    // used on the qualified one.
+    f.stack.up(UpOptions::default()).await.unwrap();
+    let plan = f
+        .stack
+        .preview_destroy(DestroyOptions::default())
+        .await
+        .unwrap();
+    qualified
+        .destroy(
+            DestroyOptions::default(),
+            &plan.approve("organization/files/two"),
+        )
+        .await
+        .unwrap();
+    assert!(f.env.file_names().is_empty());
+
+    // A forced removal of a fully qualified name, approved by the short name.
+    ws.remove_stack(
+        "organization/files/three",
+        pulumi_auto::workspace::RemoveOptions::default().force(DestroyApproval::for_stack("two")),
+    )
+    .await
+    .unwrap_err();
+    ws.remove_stack(
+        "organization/files/three",
+        pulumi_auto::workspace::RemoveOptions::default().force(DestroyApproval::for_stack("three")),
+    )
+    .await
+    .unwrap();
+    let names: Vec<String> = ws
+        .list_stacks()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(names, ["two"]);
+}
+
+#[tokio::test]
+async fn an_import_that_drops_resources_needs_an_approval() {
+    let f = up_stack("dev").await;
+    let before = state(&f.stack).await;
+    let full = f.stack.export_stack().await.unwrap();
+    let mut empty = full.clone();
+    if let Some(d) = empty.deployment.as_mut() {
+        d.resources.clear();
+    }
+    let mut fewer = full.clone();
+    if let Some(d) = fewer.deployment.as_mut() {
+        d.resources.retain(|r| !r.urn.ends_with("::note"));
+    }
+
+    // Refused without an approval: nothing imported.
+    // The empty one drops the root stack and the provider too.
+    for (dep, dropped) in [(&empty, 4), (&fewer, 1)] {
+        let err = f.stack.import_stack(dep).await.unwrap_err();
+        match refusal(err) {
+            DestroyRefusal::ImportDropsResources { dropped: d } => {
+                assert_eq!(d.len(), dropped, "{d:?}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(
+        !f.counting
+            .lines()
+            .iter()
+            .any(|l| l.starts_with("stack import")),
+        "{:?}",
+        f.counting.lines()
+    );
+    assert_untouched(&f, &["greeting.txt", "note.txt"], &before).await;
+    // A lossless import needs none.
+    f.stack.import_stack(&full).await.unwrap();
+    assert_eq!(state(&f.stack).await, before);
+
+    // The approval is a forced removal's: the right name, protection, no bound plan.
+    let wrong = f
+        .stack
+        .import_stack_approved(&empty, &DestroyApproval::for_stack("prod"))
+        .await
+        .unwrap_err();
+    assert!(matches!(refusal(wrong), DestroyRefusal::WrongStack { .. }));
+    let plan = f
+        .stack
+        .preview_destroy(DestroyOptions::default())
+        .await
+        .unwrap();
+    assert!(matches!(
+        f.stack
+            .import_stack_approved(&empty, &plan.approve("dev"))
+            .await,
+        Err(Error::InvalidInput { .. })
+    ));
+    f.stack.set_protected(true).await.unwrap();
+    let protected = f
+        .stack
+        .import_stack_approved(&empty, &DestroyApproval::for_stack("dev"))
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        refusal(protected),
+        DestroyRefusal::Protected { .. }
+    ));
+    assert_eq!(state(&f.stack).await, before);
+
+    // Approved: the state loses the resources; the files stay (forgotten, not deleted).
+    f.stack
+        .import_stack_approved(
+            &empty,
+            &DestroyApproval::for_stack("dev").override_protection(true),
+        )
+        .await
+        .unwrap();
+    assert!(state(&f.stack).await.is_empty());
+    assert_eq!(f.env.file_names(), ["greeting.txt", "note.txt"]);
 }

@@ -347,3 +347,260 @@ async fn bad_input_is_refused_before_any_process() {
     assert!(counting.lines().is_empty(), "{:?}", counting.lines());
     assert!(ledger_files(&ledger).is_empty());
 }
+
+fn this_host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// An old tag of a process on this host.
+fn old_tag(pid: u32) -> EphemeralTag {
+    EphemeralTag::parse(&format!(
+        r#"{{"owner":"me","host":"{}","pid":{pid},"created":1000,"run_id":"r"}}"#,
+        this_host()
+    ))
+    .unwrap()
+}
+
+/// Writes a ledger entry by hand, as a stale or planted one would be.
+fn write_entry(ledger: &Path, entry: &LedgerEntry) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(ledger).unwrap();
+    std::fs::set_permissions(ledger, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let file = ledger.join(format!("{}.json", entry.stack));
+    std::fs::write(&file, serde_json::to_string(entry).unwrap()).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    file
+}
+
+/// A ledger entry that does not match the world is not acted on: one whose temporary
+/// directory is not one the library made (no marker) deletes nothing, and one that names
+/// a real stack without the entry's ephemeral tag destroys nothing.
+#[tokio::test]
+async fn a_planted_ledger_entry_deletes_and_destroys_nothing() {
+    let env = TestEnv::new("files").await;
+    let ledger = env.root.path().join("ledger");
+    // A real stack with resources, not ephemeral.
+    let prod = env.ws.create_stack("prod").await.unwrap();
+    prod.set_config("dir", env.files.display().to_string())
+        .await
+        .unwrap();
+    prod.up(UpOptions::default()).await.unwrap();
+    let files_before = env.file_names();
+    assert!(!files_before.is_empty());
+    // A directory someone cares about.
+    let victim = env.root.path().join("victim");
+    std::fs::create_dir(&victim).unwrap();
+    std::fs::write(victim.join("precious.txt"), "keep me").unwrap();
+
+    let entry = |stack: &str, temp_dir: PathBuf| LedgerEntry {
+        stack: stack.into(),
+        program_dir: env.program.clone(),
+        backend_url: format!("file://{}", env.state.display()),
+        pulumi_home: env.home.clone(),
+        temp_dir,
+        marker: String::new(),
+        isolated: false,
+        passphrase_file: None,
+        tag: old_tag(std::process::id()),
+    };
+    // 1. A stack that does not exist, and the victim as its "temporary directory".
+    write_entry(&ledger, &entry("planted-gone", victim.clone()));
+    // 2. The real stack, with a temporary directory that is gone.
+    write_entry(&ledger, &entry("prod", env.root.path().join("no-such-dir")));
+
+    let report = sweep_ledger(
+        Some(&ledger),
+        Some(pulumi().await),
+        &SweepOptions::default().min_age(Duration::ZERO),
+    )
+    .await
+    .unwrap();
+    assert!(report.removed.is_empty(), "{report:?}");
+    let failed: Vec<&str> = report.failed.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(failed, ["planted-gone", "prod"], "{report:?}");
+    assert!(report.failed[0].1.contains("no marker file"), "{report:?}");
+    assert!(report.failed[1].1.contains("does not carry"), "{report:?}");
+    assert!(
+        victim.join("precious.txt").exists(),
+        "the victim was deleted"
+    );
+    // prod is untouched: still there, same resources, same files.
+    let stacks: Vec<String> = env
+        .ws
+        .list_stacks()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(stacks, ["prod"]);
+    assert_eq!(env.file_names(), files_before);
+    assert_eq!(prod.export_stack().await.unwrap().resources().len(), 4);
+    // The entries stay, for a human to look at.
+    assert_eq!(ledger_files(&ledger).len(), 2);
+}
+
+/// The ledger janitor skips a leaked stack that is tagged protected, as the backend
+/// janitor does, and removes it once the protection is lifted.
+#[tokio::test]
+async fn the_ledger_janitor_honours_the_protection_tag() {
+    let env = TestEnv::new("files").await;
+    let ledger = env.root.path().join("ledger");
+    let eph = EphemeralStack::builder(&env.program)
+        .prefix("leak-protected")
+        .config("dir", env.files.display().to_string())
+        .ledger_dir(&ledger)
+        .pulumi_command(pulumi().await)
+        .create()
+        .await
+        .unwrap();
+    eph.up(UpOptions::default()).await.unwrap();
+    eph.set_protected(true).await.unwrap();
+    let name = eph.name().to_owned();
+    let stack = eph.stack().clone();
+    let entry = eph.keep();
+    assert!(
+        entry
+            .temp_dir
+            .join(pulumi_auto::ephemeral::MARKER_FILE)
+            .is_file()
+    );
+
+    let sweep_all = || async {
+        sweep_ledger(
+            Some(&ledger),
+            Some(pulumi().await),
+            &SweepOptions::default().min_age(Duration::ZERO),
+        )
+        .await
+        .unwrap()
+    };
+    let report = sweep_all().await;
+    assert_eq!(
+        report.skipped,
+        vec![(name.clone(), SkipReason::Protected)],
+        "{report:?}"
+    );
+    assert!(report.removed.is_empty() && report.failed.is_empty());
+    assert!(!dir_is_empty(&env.files), "a protected stack was destroyed");
+    assert!(entry.temp_dir.exists());
+    assert_eq!(ledger_files(&ledger).len(), 1);
+
+    stack.set_protected(false).await.unwrap();
+    let report = sweep_all().await;
+    assert_eq!(report.removed, vec![name], "{report:?}");
+    assert!(dir_is_empty(&env.files));
+    assert!(!entry.temp_dir.exists());
+    assert!(ledger_files(&ledger).is_empty());
+}
+
+/// A ledger directory other users can write to is refused, by the guard before anything
+/// is created and by the janitor before anything is read.
+#[tokio::test]
+async fn a_ledger_directory_others_can_write_to_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = TestEnv::new("files").await;
+    let ledger = env.root.path().join("shared-ledger");
+    std::fs::create_dir(&ledger).unwrap();
+    std::fs::set_permissions(&ledger, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let counting = CountingCli::new(env.root.path()).await;
+    let cli = counting.command().await; // reads `pulumi version` once
+    counting.reset();
+    let err = EphemeralStack::builder(&env.program)
+        .prefix("refused")
+        .config("dir", env.files.display().to_string())
+        .ledger_dir(&ledger)
+        .pulumi_command(cli)
+        .create()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err}");
+    assert!(err.to_string().contains("mode 0777"), "{err}");
+    assert!(ledger_files(&ledger).is_empty());
+    assert!(counting.lines().is_empty(), "{:?}", counting.lines());
+    let err = sweep_ledger(
+        Some(&ledger),
+        Some(pulumi().await),
+        &SweepOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err}");
+}
+
+/// Set in the child process of the test below: the ledger directory it sweeps.
+const SWEEP_CHILD_ENV: &str = "PULUMI_AUTO_TEST_SWEEP_CHILD";
+
+/// A sweep run by another user cannot signal the owner process (EPERM): the owner still
+/// runs, so its stack is left alone. Here the "owner" is pid 1, and the sweep runs in a
+/// child process as uid 65534 (as root, through setpriv) or as this user (who may not
+/// signal pid 1 either).
+#[tokio::test]
+async fn a_sweep_by_another_user_leaves_a_running_owners_stack_alone() {
+    if let Some(dir) = std::env::var_os(SWEEP_CHILD_ENV) {
+        // The child: sweep and print the report.
+        let report = sweep_ledger(
+            Some(Path::new(&dir)),
+            None,
+            &SweepOptions::default().min_age(Duration::ZERO),
+        )
+        .await
+        .unwrap();
+        println!("SWEEP-REPORT {report:?}");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let ledger = root.path().join("ledger");
+    let file = write_entry(
+        &ledger,
+        &LedgerEntry {
+            stack: "owned-by-pid-1".into(),
+            program_dir: "/nonexistent/program".into(),
+            backend_url: "file:///nonexistent/state".into(),
+            pulumi_home: "/nonexistent/home".into(),
+            temp_dir: "/nonexistent/temp".into(),
+            marker: "m".into(),
+            isolated: false,
+            passphrase_file: None,
+            tag: old_tag(1),
+        },
+    );
+    let me = std::env::current_exe().unwrap();
+    let mut cmd = if nix::unistd::geteuid().is_root() {
+        for p in [&ledger, &file] {
+            std::os::unix::fs::chown(p, Some(65534), Some(65534)).unwrap();
+        }
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(&me);
+        c
+    } else {
+        std::process::Command::new(&me)
+    };
+    let out = cmd
+        .args([
+            "--exact",
+            "a_sweep_by_another_user_leaves_a_running_owners_stack_alone",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(SWEEP_CHILD_ENV, &ledger)
+        .output()
+        .expect("running the sweep as another user (setpriv)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let report = stdout
+        .lines()
+        .find_map(|l| l.find("SWEEP-REPORT ").map(|i| &l[i..]))
+        .unwrap_or_else(|| panic!("no report:\n{stdout}\n{stderr}"));
+    assert!(
+        report.contains(r#"skipped: [("owned-by-pid-1", OwnerRunning)]"#),
+        "{report}"
+    );
+    assert!(report.contains("failed: []"), "{report}");
+}

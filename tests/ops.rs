@@ -8,9 +8,11 @@ use std::sync::{Arc, Mutex};
 use common::{CountingCli, TestEnv};
 use futures_util::StreamExt;
 use pulumi_auto::ops::{
-    DestroyOptions, ImportOptions, ImportResource, PreviewOptions, RefreshOptions, UpOptions,
+    DestroyOptions, ImportOptions, ImportResource, OpResult, PreviewOptions, PreviewResult,
+    RefreshOptions, UpOptions, UpResult,
 };
-use pulumi_auto::{Error, Stack};
+use pulumi_auto::secret::Revealed;
+use pulumi_auto::{DestroyPlan, Error, Secret, Stack};
 
 async fn files_stack(env: &TestEnv) -> Stack {
     let stack = env.ws.create_stack("dev").await.unwrap();
@@ -103,6 +105,79 @@ async fn create_update_replace_delete_real_files() {
         .await
         .unwrap();
     assert_eq!(changes(&destroyed.summary), ch(&[("delete", 3)]));
+    assert!(env.file_names().is_empty());
+}
+
+/// The events of a stream until it ends, and whether one was the summary.
+async fn drained(mut events: pulumi_auto::ops::OperationEvents) -> (usize, bool) {
+    let (mut n, mut summary) = (0, false);
+    while let Some(ev) = events.next().await {
+        n += 1;
+        summary |= ev.summary_event().is_some();
+    }
+    (n, summary)
+}
+
+#[tokio::test]
+async fn results_serialise_with_secrets_masked_unless_revealed() {
+    let env = TestEnv::new("files").await;
+    let stack = files_stack(&env).await;
+    let token = "tok-3f9a-never-shown";
+    stack.set_config("token", Secret::new(token)).await.unwrap();
+    let up = stack.up(UpOptions::default()).await.unwrap();
+    assert_eq!(up.outputs["token"].value, serde_json::json!(token));
+
+    let masked = serde_json::to_string(&up).unwrap();
+    assert!(!masked.contains(token), "{masked}");
+    let back: UpResult = serde_json::from_str(&masked).unwrap();
+    assert!(back.outputs["token"].secret && back.outputs["token"].is_redacted());
+    assert_eq!(back.outputs["count"], up.outputs["count"]);
+    assert_eq!((&back.summary, &back.stdout), (&up.summary, &up.stdout));
+    let revealed = serde_json::to_string(&Revealed(&up)).unwrap();
+    assert!(revealed.contains(token));
+    assert_eq!(serde_json::from_str::<UpResult>(&revealed).unwrap(), up);
+
+    // The history holds the config in plaintext (`--show-secrets`): masked when written.
+    let history = stack.history(0, 0).await.unwrap();
+    let config = &history[0].config["files:token"];
+    assert_eq!(config.as_str(), Some(token));
+    let text = serde_json::to_string(&history).unwrap();
+    assert!(!text.contains(token), "{text}");
+    assert!(
+        serde_json::to_string(&Revealed(&history))
+            .unwrap()
+            .contains(token)
+    );
+
+    // Every operation's result goes through JSON and back; each streams its events.
+    let (events, preview) = stack.preview_with_events(PreviewOptions::default());
+    let (streamed, preview) = tokio::join!(drained(events), preview);
+    let preview = preview.unwrap();
+    assert!(streamed.1, "{streamed:?}");
+    let json = serde_json::to_string(&preview).unwrap();
+    assert_eq!(
+        serde_json::from_str::<PreviewResult>(&json).unwrap(),
+        preview
+    );
+    let (events, refreshed) = stack.refresh_with_events(RefreshOptions::default());
+    let (streamed, refreshed) = tokio::join!(drained(events), refreshed);
+    assert!(streamed.1, "{streamed:?}");
+    let json = serde_json::to_string(&refreshed.unwrap()).unwrap();
+    let refreshed: OpResult = serde_json::from_str(&json).unwrap();
+    assert_eq!(changes(&refreshed.summary), ch(&[("same", 3)]));
+    let (events, plan) = stack.preview_destroy_with_events(DestroyOptions::default());
+    let (streamed, plan) = tokio::join!(drained(events), plan);
+    assert!(streamed.1, "{streamed:?}");
+    let plan = plan.unwrap();
+    let json = serde_json::to_string(&plan).unwrap();
+    let read_back: DestroyPlan = serde_json::from_str(&json).unwrap();
+    assert_eq!(read_back, plan);
+    assert_eq!(read_back.deletions().len(), 3);
+    let (events, destroyed) =
+        stack.destroy_with_events(DestroyOptions::default(), &read_back.approve("dev"));
+    let (streamed, destroyed) = tokio::join!(drained(events), destroyed);
+    assert!(streamed.1, "{streamed:?}");
+    assert_eq!(changes(&destroyed.unwrap().summary), ch(&[("delete", 3)]));
     assert!(env.file_names().is_empty());
 }
 
@@ -242,7 +317,11 @@ async fn import_runs_the_engine_import_step() {
         .unwrap()
         .resources
         .retain(|r| r.urn != note_urn);
-    stack.import_stack(&dep).await.unwrap();
+    // Dropping `note` from the state needs an approval naming the stack.
+    stack
+        .import_stack_approved(&dep, &pulumi_auto::DestroyApproval::for_stack("dev"))
+        .await
+        .unwrap();
     let plan = stack.preview(PreviewOptions::default()).await.unwrap();
     assert_eq!(
         plan.summary.count("create"),

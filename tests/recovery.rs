@@ -48,10 +48,11 @@ async fn a_crashed_update_is_reported_and_recovered_only_when_asked() {
 
     // Explicit recovery, then the stack converges.
     let after = stack
-        .recover(RecoverOptions {
-            clear_locks: true,
-            pending_creates: PendingCreates::Clear,
-        })
+        .recover(
+            RecoverOptions::default()
+                .clear_locks(true)
+                .pending_creates(PendingCreates::Clear),
+        )
         .await
         .unwrap();
     assert!(after.is_clean(), "{after:?}");

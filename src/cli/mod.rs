@@ -1,9 +1,16 @@
 //! The bottom layer: finding the `pulumi` binary, reading its version once, and running it.
 //!
-//! [`PulumiCommand`] is a cheap-to-clone handle on one binary. It is found in this order:
-//! an explicit path, the `PULUMI_AUTO_CLI` environment variable, the install cache
-//! `scripts/install-pulumi` fills (`$PULUMI_AUTO_CACHE_DIR`, else
-//! `$XDG_CACHE_HOME/pulumi-auto`, else `~/.cache/pulumi-auto`), then `PATH`.
+//! [`PulumiCommand`] is a cheap-to-clone handle on one binary. It is found in this order,
+//! as the official SDKs look for it: an explicit path, the `PULUMI_AUTO_CLI` environment
+//! variable, `PATH`, then `~/.pulumi/bin` (where Pulumi's installer puts it). The project's
+//! own install cache ([`installed_bin_dir`]) is for its scripts and tests, which pass the
+//! binary explicitly.
+//!
+//! Its version is read once per binary file: the first [`PulumiCommand::at`] of a process
+//! runs `pulumi version` unless an earlier process of this user already recorded the same
+//! file's version in `<cache dir>/cli-versions` (keyed by device, inode, size and
+//! modification time, so a replaced binary is read afresh; used only when that directory
+//! is private to the user).
 //!
 //! ```no_run
 //! # async fn demo() -> pulumi_auto::Result<()> {
@@ -19,7 +26,7 @@ mod memfile;
 pub mod orphans;
 mod output;
 mod process;
-mod procfs;
+pub(crate) mod procfs;
 mod registry;
 mod watch;
 mod version;
@@ -41,7 +48,7 @@ pub const CACHE_ENV: &str = "PULUMI_AUTO_CACHE_DIR";
 /// The environment variable that skips the minimum-version check (as the official SDKs).
 pub const SKIP_VERSION_CHECK_ENV: &str = "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK";
 
-/// A `pulumi` binary, with its version read once per process.
+/// A `pulumi` binary, with its version read once per binary file (see the module docs).
 #[derive(Clone)]
 pub struct PulumiCommand {
     inner: Arc<Inner>,
@@ -75,7 +82,8 @@ pub fn cache_dir() -> Option<PathBuf> {
     std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("pulumi-auto"))
 }
 
-/// Where `scripts/install-pulumi` puts the pinned CLI's binaries.
+/// Where `scripts/install-pulumi` puts the pinned CLI's binaries (not searched by
+/// [`locate`]: the project's scripts pass the binary in `PULUMI_AUTO_CLI`).
 pub fn installed_bin_dir() -> Option<PathBuf> {
     cache_dir().map(|c| c.join(format!("pulumi-v{}", pinned_version())).join("bin"))
 }
@@ -113,13 +121,6 @@ pub fn locate(explicit: Option<&Path>) -> Result<PathBuf> {
             )],
         });
     }
-    if let Some(dir) = installed_bin_dir() {
-        let p = dir.join("pulumi");
-        if is_executable(&p) {
-            return Ok(p);
-        }
-        searched.push(p.display().to_string());
-    }
     if let Some(path) = std::env::var_os("PATH") {
         for dir in std::env::split_paths(&path) {
             let p = dir.join("pulumi");
@@ -128,6 +129,13 @@ pub fn locate(explicit: Option<&Path>) -> Result<PathBuf> {
             }
         }
         searched.push("PATH".into());
+    }
+    if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        let p = PathBuf::from(home).join(".pulumi/bin/pulumi");
+        if is_executable(&p) {
+            return Ok(p);
+        }
+        searched.push(p.display().to_string());
     }
     Err(Error::CliNotFound { searched })
 }
@@ -159,7 +167,8 @@ impl PulumiCommand {
         })
     }
 
-    /// Uses the CLI at `path` and checks its version (read once per binary per process).
+    /// Uses the CLI at `path` and checks its version (read once per binary file: see the
+    /// module docs).
     pub async fn at(path: impl Into<PathBuf>) -> Result<Self> {
         let path = path.into();
         if skip_version_check() {
@@ -213,6 +222,11 @@ impl PulumiCommand {
 
     /// Runs a command and returns its output, or the most specific error for a non-zero
     /// exit (carrying exit code, output tails and the command, secrets redacted).
+    ///
+    /// A raw escape hatch: the arguments go to the CLI as given, outside every check of
+    /// this crate. No destroy approval, no protection tag, no check of extra arguments or
+    /// names applies: `pulumi destroy`, `stack rm --force` or a lossy `stack import` run
+    /// here run unasked.
     pub async fn run(&self, inv: Invocation) -> Result<CommandOutput> {
         self.run_with_env(&BTreeMap::new(), inv).await
     }
@@ -240,3 +254,10 @@ impl PulumiCommand {
 }
 
 pub(crate) use process::failure_of;
+
+/// A path made absolute for the CLI's command line: the CLI runs in the workspace's
+/// directory, while a relative path names one relative to this process's. `what` names
+/// it in the error.
+pub(crate) fn absolute(what: &str, p: &Path) -> Result<PathBuf> {
+    std::path::absolute(p).map_err(|e| Error::invalid(what, format!("{}: {e}", p.display())))
+}

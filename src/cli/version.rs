@@ -1,4 +1,6 @@
-//! Parsing `pulumi version` output, and the per-binary, per-process version cache.
+//! Parsing `pulumi version` output, and the version cache: in memory per process, and on
+//! disk per binary file (`<cache dir>/cli-versions`), so a second driver process on the same
+//! binary starts no `pulumi version`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -40,28 +42,135 @@ pub fn parse_version(output: &str) -> Result<Version, semver::Error> {
 
 type Slot = Arc<OnceCell<Result<Version, String>>>;
 
-fn cache() -> &'static Mutex<HashMap<PathBuf, Slot>> {
-    static CACHE: OnceLock<Mutex<HashMap<PathBuf, Slot>>> = OnceLock::new();
+/// The in-memory cache: one slot per path and file identity.
+type Slots = Mutex<HashMap<(PathBuf, Option<BinaryIdentity>), Slot>>;
+
+fn cache() -> &'static Slots {
+    static CACHE: OnceLock<Slots> = OnceLock::new();
     CACHE.get_or_init(Default::default)
 }
 
+/// What tells one binary file from another at the same path: a binary replaced or
+/// upgraded in place has a new inode, size or modification time, and is read afresh.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct BinaryIdentity {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: i64,
+    mtime_nsec: i64,
+}
+
+impl BinaryIdentity {
+    /// The identity of the file `path` resolves to (symlinks followed).
+    pub(crate) fn of(meta: &std::fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        BinaryIdentity {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime: meta.mtime(),
+            mtime_nsec: meta.mtime_nsec(),
+        }
+    }
+
+    /// The name of this identity's entry in the on-disk cache.
+    fn file_name(&self) -> String {
+        format!(
+            "{}-{}-{}-{}.{:09}",
+            self.dev, self.ino, self.size, self.mtime, self.mtime_nsec
+        )
+    }
+}
+
+/// The directory of the on-disk version cache: `<cache dir>/cli-versions`, used only when
+/// it is a directory of this user's that nobody else can write (created 0700 if missing).
+fn disk_dir() -> Option<PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    let dir = super::cache_dir()?.join("cli-versions");
+    let _ = std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir);
+    let meta = std::fs::symlink_metadata(&dir).ok()?;
+    let private = meta.is_dir()
+        && meta.uid() == nix::unistd::geteuid().as_raw()
+        && meta.permissions().mode() & 0o022 == 0;
+    if !private {
+        tracing::debug!(
+            target: "pulumi_auto::cli",
+            dir = %dir.display(),
+            "the CLI version cache directory is not private to this user; not using it"
+        );
+        return None;
+    }
+    Some(dir)
+}
+
+/// Reads the version recorded for `id`, if any (and if it still parses).
+fn read_disk(dir: &Path, id: &BinaryIdentity) -> Option<Version> {
+    let text = std::fs::read_to_string(dir.join(id.file_name())).ok()?;
+    parse_version(&text).ok()
+}
+
+/// Records `version` for `id`: written to a temporary file, then renamed into place, so a
+/// concurrent reader sees the whole entry or none.
+fn write_disk(dir: &Path, id: &BinaryIdentity, version: &Version) {
+    let write = || -> std::io::Result<()> {
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        std::io::Write::write_all(&mut tmp, version.to_string().as_bytes())?;
+        tmp.persist(dir.join(id.file_name())).map_err(|e| e.error)?;
+        Ok(())
+    };
+    if let Err(e) = write() {
+        tracing::debug!(target: "pulumi_auto::cli", error = %e, "could not record the CLI version");
+    }
+}
+
 /// The version of the binary at `path`, computed at most once per process however many
-/// callers ask at the same time. `read` runs `pulumi version` and returns its stdout.
+/// callers ask at the same time, and at most once per binary file across processes of this
+/// user (an on-disk cache keyed by the file's device, inode, size and modification time).
+/// `read` runs `pulumi version` and returns its stdout.
 pub(crate) async fn cached_version<F, Fut>(path: &Path, read: F) -> Result<Version, String>
 where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<String, String>>,
 {
+    let id = tokio::fs::metadata(path)
+        .await
+        .ok()
+        .map(|m| BinaryIdentity::of(&m));
     let slot = {
         let mut map = match cache().lock() {
             Ok(m) => m,
             Err(poisoned) => poisoned.into_inner(),
         };
-        map.entry(path.to_path_buf()).or_default().clone()
+        map.entry((path.to_path_buf(), id.clone()))
+            .or_default()
+            .clone()
     };
     slot.get_or_init(|| async {
+        let disk = match id.clone() {
+            Some(id) => tokio::task::spawn_blocking(move || {
+                let dir = disk_dir()?;
+                let found = read_disk(&dir, &id);
+                Some((dir, id, found))
+            })
+            .await
+            .ok()
+            .flatten(),
+            None => None,
+        };
+        if let Some((_, _, Some(v))) = &disk {
+            return Ok(v.clone());
+        }
         let out = read().await?;
-        parse_version(&out).map_err(|e| format!("{e}: {:?}", truncate(&out, 200)))
+        let v = parse_version(&out).map_err(|e| format!("{e}: {:?}", truncate(&out, 200)))?;
+        if let Some((dir, id, None)) = disk {
+            let recorded = v.clone();
+            let _ = tokio::task::spawn_blocking(move || write_disk(&dir, &id, &recorded)).await;
+        }
+        Ok(v)
     })
     .await
     .clone()

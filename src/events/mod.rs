@@ -37,19 +37,18 @@
 //! # Ok::<(), pulumi_auto::events::EventParseError>(())
 //! ```
 
-mod model;
 mod progress;
 mod reader;
 
 pub use crate::model::{DiagnosticSeverity, DiffKind, StepOp};
-pub use model::{
+pub use progress::{Progress, ResourceStep, op_in_progress_text};
+pub use pulumi_auto_types::events::{
     CancelEvent, DiagnosticEvent, EngineEvent, ErrorEvent, EventKind, EventParseError,
     KNOWN_EVENT_NAMES, OpType, PolicyEvent, PolicyLoadEvent, PolicyRemediationEvent,
     PolicySummaryEvent, PreludeEvent, ProgressEvent, PropertyDiff, ResourceFailedEvent,
     ResourceStepEvent, StartDebuggingEvent, StdoutEvent, StepEventMetadata, StepEventStateMetadata,
     SummaryEvent, is_default_provider, parse_event_line, urn_name, urn_type,
 };
-pub use progress::{Progress, ResourceStep, op_in_progress_text};
 pub use reader::{
     EventItem, EventLog, EventLogOptions, EventReadError, EventStream, FIFO_NAME, MAX_LINE,
     StreamEnd, parse_event_log, read_event_log_file,

@@ -4,8 +4,10 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use super::model::{EngineEvent, EventKind, StepEventMetadata, SummaryEvent, urn_name};
 use crate::model::StepOp;
+use pulumi_auto_types::events::{
+    EngineEvent, EventKind, StepEventMetadata, SummaryEvent, urn_name,
+};
 
 /// At most this many error messages are kept.
 const MAX_ERRORS: usize = 1000;

@@ -30,7 +30,7 @@ use tokio::net::unix::pipe;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::model::{EngineEvent, EventParseError, parse_event_line, snippet};
+use pulumi_auto_types::events::{EngineEvent, EventParseError, parse_event_line, snippet};
 
 /// The default longest event line accepted (a resource with huge outputs): 64 MiB. A
 /// longer line is reported as [`EventReadError::LineTooLong`] and skipped.
@@ -103,6 +103,7 @@ pub enum StreamEnd {
 /// # let _ = options;
 /// ```
 #[derive(Debug, Clone)]
+#[must_use]
 pub struct EventLogOptions {
     end: StreamEnd,
     capacity: usize,

@@ -4,11 +4,15 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::engine::{self, OpResult, OperationEvents, OperationFuture};
 use super::options::{CommonOptions, Control, common_setters};
 use crate::error::{Error, Result};
+use crate::stack::Stack;
 
 /// One resource to import.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+#[must_use]
 pub struct ImportResource {
     /// Its type token (`aws:s3/bucket:Bucket`).
     #[serde(rename = "type")]
@@ -36,6 +40,16 @@ impl ImportResource {
             provider: None,
         }
     }
+    /// Its parent's URN.
+    pub fn parent(mut self, urn: impl Into<String>) -> Self {
+        self.parent = Some(urn.into());
+        self
+    }
+    /// The URN of its provider (with `::<id>`), when not the default.
+    pub fn provider(mut self, urn: impl Into<String>) -> Self {
+        self.provider = Some(urn.into());
+        self
+    }
 }
 
 /// What to import.
@@ -55,6 +69,7 @@ impl Default for ImportSource {
 
 /// Options of [`Stack::import`](crate::Stack::import).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 #[must_use]
 pub struct ImportOptions {
     /// Flags shared with the other operations.
@@ -101,6 +116,17 @@ impl ImportOptions {
     /// Only show what would be imported.
     pub fn preview_only(mut self, on: bool) -> Self {
         self.preview_only = on;
+        self
+    }
+    /// What to import.
+    pub fn source(mut self, source: ImportSource) -> Self {
+        self.source = source;
+        self
+    }
+    /// Write the generated code to this file (see
+    /// [`generate_code_to`](Self::generate_code_to)).
+    pub fn generate_code_to(mut self, path: impl Into<PathBuf>) -> Self {
+        self.generate_code_to = Some(path.into());
         self
     }
 
@@ -157,8 +183,43 @@ impl ImportOptions {
             None => args.push("--generate-code=false".into()),
         }
         self.common.push_args(&mut args)?;
-        super::push_event_log(&mut args, event_log);
+        engine::push_event_log(&mut args, event_log);
+        self.common.push_extra_args("import", &mut args)?;
         Ok(args)
+    }
+}
+
+impl Stack {
+    /// Adopts existing resources into the stack. One process.
+    pub async fn import(&self, opts: ImportOptions) -> Result<OpResult> {
+        let dir = tempfile::Builder::new()
+            .prefix("pulumi-auto-import-")
+            .tempdir()
+            .map_err(|e| Error::io("creating the import file's directory", e))?;
+        let file = match &opts.source {
+            ImportSource::File(p) => p.clone(),
+            ImportSource::Resources(rs) => {
+                let json = ImportOptions::import_file_json(rs)?;
+                let p = dir.path().join("import.json");
+                tokio::fs::write(&p, json)
+                    .await
+                    .map_err(|e| Error::io("writing the import file", e))?;
+                p
+            }
+        };
+        let build = |log: Option<&Path>| opts.to_args(self.name(), &file, log);
+        Ok(engine::run(self, build, &opts.control)
+            .await?
+            .into_op_result())
+    }
+
+    /// Like [`import`](Self::import), with the events also delivered as a stream (see
+    /// [`up_with_events`](Self::up_with_events)).
+    pub fn import_with_events(
+        &self,
+        opts: ImportOptions,
+    ) -> (OperationEvents, OperationFuture<OpResult>) {
+        engine::with_events(self, opts, |s, o| async move { s.import(o).await })
     }
 }
 
@@ -191,6 +252,27 @@ mod tests {
         assert_eq!(v["resources"][0]["type"], "t:m:R");
         assert!(v["resources"][0].get("parent").is_none());
         assert!(ImportOptions::import_file_json(&[]).is_err());
+        let child = ImportResource::new("t:m:R", "c", "id-2")
+            .parent("urn:p")
+            .provider("urn:prov::id");
+        let json = ImportOptions::import_file_json(&[child]).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            (&v["resources"][0]["parent"], &v["resources"][0]["provider"]),
+            (
+                &serde_json::json!("urn:p"),
+                &serde_json::json!("urn:prov::id")
+            )
+        );
+        let code = ImportOptions::file("/imp.json")
+            .generate_code_to("/out.py")
+            .to_args("dev", Path::new("/imp.json"), None)
+            .unwrap();
+        assert!(
+            code.windows(2).any(|w| w == ["--out", "/out.py"]),
+            "{code:?}"
+        );
+        assert!(!code.contains(&"--generate-code=false".to_owned()));
         assert!(ImportOptions::import_file_json(&[ImportResource::new("", "n", "i")]).is_err());
     }
 }

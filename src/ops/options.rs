@@ -3,8 +3,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+pub(crate) use crate::cli::absolute;
 use crate::cli::{CancelPolicy, LineCallback};
 use crate::error::{Error, Result};
 use crate::events::EngineEvent;
@@ -12,8 +14,14 @@ use crate::events::EngineEvent;
 /// A callback that receives each engine event as the operation runs.
 pub type EventCallback = std::sync::Arc<dyn Fn(&EngineEvent) + Send + Sync>;
 
-/// How an operation is watched and stopped: callbacks, cancellation, timeout.
+/// How an operation is watched and stopped: callbacks, cancellation, timeout. Every
+/// operation's options have a setter for each (`on_event`, `on_stdout`, `on_stderr`,
+/// `cancel_token`, `timeout`, `cancel_policy`); the callbacks are all
+/// `Fn(&T) + Send + Sync + 'static`, called as each event or line arrives (keep them
+/// short: the CLI's output waits for them). The `*_with_events` methods deliver the
+/// events as a stream as well.
 #[derive(Clone, Default)]
+#[non_exhaustive]
 pub struct Control {
     /// Receives each engine event while the operation runs.
     pub on_event: Option<EventCallback>,
@@ -27,6 +35,8 @@ pub struct Control {
     pub timeout: Option<Duration>,
     /// How a cancelled operation is stopped (SIGTERM, second SIGTERM, SIGKILL).
     pub cancel_policy: CancelPolicy,
+    /// Where the events also go, for the `*_with_events` methods.
+    pub(crate) events: Option<mpsc::Sender<EngineEvent>>,
 }
 
 impl std::fmt::Debug for Control {
@@ -38,12 +48,39 @@ impl std::fmt::Debug for Control {
             .field("cancel", &self.cancel.is_some())
             .field("timeout", &self.timeout)
             .field("cancel_policy", &self.cancel_policy)
+            .field("events", &self.events.is_some())
             .finish()
     }
 }
 
+impl Control {
+    /// The same cancellation and timeout, without the callbacks and the event stream: for
+    /// a run the crate makes for itself (a destroy's fresh preview).
+    pub(crate) fn unobserved(&self) -> Control {
+        Control {
+            cancel: self.cancel.clone(),
+            timeout: self.timeout,
+            cancel_policy: self.cancel_policy,
+            ..Control::default()
+        }
+    }
+}
+
+/// Options that carry a [`Control`] (every operation's).
+pub(crate) trait Controlled {
+    fn control_mut(&mut self) -> &mut Control;
+}
+
 /// Debug logging of the CLI and its plugins.
+///
+/// ```
+/// use pulumi_auto::ops::{DebugLogging, UpOptions};
+/// let opts = UpOptions::default().debug_logging(DebugLogging::default().level(9).to_stderr(true));
+/// # let _ = opts;
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+#[must_use]
 pub struct DebugLogging {
     /// Verbosity (`-v N`, 1 to 11); 0 leaves it off.
     pub level: u8,
@@ -55,8 +92,60 @@ pub struct DebugLogging {
     pub debug: bool,
 }
 
-/// Flags common to up, preview, refresh, destroy and import.
+impl DebugLogging {
+    /// Verbosity, 1 to 11 (0: off).
+    pub fn level(mut self, level: u8) -> Self {
+        self.level = level;
+        self
+    }
+    /// Log to stderr instead of to files.
+    pub fn to_stderr(mut self, on: bool) -> Self {
+        self.to_stderr = on;
+        self
+    }
+    /// Pass the log settings on to plugins.
+    pub fn flow_to_plugins(mut self, on: bool) -> Self {
+        self.flow_to_plugins = on;
+        self
+    }
+    /// Print debug diagnostics.
+    pub fn debug(mut self, on: bool) -> Self {
+        self.debug = on;
+        self
+    }
+}
+
+/// Colour of the CLI's human-readable output (`--color`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Color {
+    /// `never`: plain text (the default: the output is read by a program).
+    #[default]
+    Never,
+    /// `always`: ANSI colour codes.
+    Always,
+    /// `raw`: the CLI's own colour directives, unrendered.
+    Raw,
+    /// `auto`: colour when the CLI's stdout is a terminal (it never is here).
+    Auto,
+}
+
+impl Color {
+    /// The value of `--color`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Color::Never => "never",
+            Color::Always => "always",
+            Color::Raw => "raw",
+            Color::Auto => "auto",
+        }
+    }
+}
+
+/// Flags common to up, preview, refresh, destroy and import; each has a setter on every
+/// operation's options.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CommonOptions {
     /// The update's message (`--message`).
     pub message: Option<String>,
@@ -82,23 +171,19 @@ pub struct CommonOptions {
     pub show_replacement_steps: bool,
     /// Show secret values in the human-readable output (`--show-secrets`).
     pub show_secrets: bool,
-    /// Colour of the human-readable output (`always`, `never`, `raw`, `auto`); default
-    /// `never`.
-    pub color: Option<String>,
+    /// Colour of the human-readable output; default [`Color::Never`].
+    pub color: Color,
     /// Debug logging.
     pub debug_logging: DebugLogging,
     /// Write tracing data to this file (`--tracing file:…`).
     pub tracing_file: Option<PathBuf>,
     /// The user agent reported to the backend (`--exec-agent`).
     pub user_agent: Option<String>,
-    /// Flags not modelled yet, appended as given. Never put a secret here.
+    /// Flags not modelled yet, appended after every flag the crate sets. Each is checked
+    /// first ([`check_extra_args`](super::check_extra_args)): a flag the crate manages
+    /// (`--stack`, `--cwd`, `--yes`, …, in any spelling), a positional argument or `--`
+    /// is refused, and destroy takes none. Never put a secret here.
     pub extra_args: Vec<String>,
-}
-
-/// A path made absolute: the CLI runs in the workspace's directory, while a relative
-/// path names one relative to this process's.
-pub(crate) fn absolute(flag: &str, p: &std::path::Path) -> Result<PathBuf> {
-    std::path::absolute(p).map_err(|e| Error::invalid(flag, format!("{}: {e}", p.display())))
 }
 
 /// Appends `flag path` for each path, made [absolute].
@@ -192,10 +277,7 @@ impl CommonOptions {
         if self.show_secrets {
             args.push("--show-secrets".into());
         }
-        args.push(format!(
-            "--color={}",
-            self.color.as_deref().unwrap_or("never")
-        ));
+        args.push(format!("--color={}", self.color.as_str()));
         let d = &self.debug_logging;
         if d.level > 0 {
             args.push(format!("--verbose={}", d.level));
@@ -218,6 +300,14 @@ impl CommonOptions {
         if let Some(a) = &self.user_agent {
             args.extend(["--exec-agent".into(), a.clone()]);
         }
+        Ok(())
+    }
+
+    /// Appends the extra arguments, after checking them against the flags the crate
+    /// manages for `pulumi <command>`. Called last, so that no flag the crate sets can be
+    /// taken as an extra argument's value.
+    pub(crate) fn push_extra_args(&self, command: &str, args: &mut Vec<String>) -> Result<()> {
+        super::argv::check_extra_args(command, &self.extra_args)?;
         args.extend(self.extra_args.iter().cloned());
         Ok(())
     }
@@ -227,6 +317,12 @@ impl CommonOptions {
 /// [`Control`] (both fields must be named `common` and `control`).
 macro_rules! common_setters {
     ($t:ty) => {
+        impl $crate::ops::options::Controlled for $t {
+            fn control_mut(&mut self) -> &mut $crate::ops::Control {
+                &mut self.control
+            }
+        }
+
         impl $t {
             /// The update's message.
             pub fn message(mut self, m: impl Into<String>) -> Self {
@@ -291,8 +387,8 @@ macro_rules! common_setters {
                 self
             }
             /// The colour of the human-readable output.
-            pub fn color(mut self, c: impl Into<String>) -> Self {
-                self.common.color = Some(c.into());
+            pub fn color(mut self, c: $crate::ops::Color) -> Self {
+                self.common.color = c;
                 self
             }
             /// Debug logging.
@@ -310,7 +406,9 @@ macro_rules! common_setters {
                 self.common.user_agent = Some(a.into());
                 self
             }
-            /// Appends a flag not modelled yet. Never put a secret here.
+            /// Appends a flag not modelled yet; refused (before anything runs) when it is a
+            /// flag the crate manages, a positional argument or `--`
+            /// ([`check_extra_args`](crate::ops::check_extra_args)). Never put a secret here.
             pub fn extra_arg(mut self, a: impl Into<String>) -> Self {
                 self.common.extra_args.push(a.into());
                 self
@@ -377,16 +475,16 @@ mod tests {
             policy_pack_configs: vec!["/c.json".into()],
             show_replacement_steps: true,
             show_secrets: true,
-            color: Some("always".into()),
-            debug_logging: DebugLogging {
-                level: 9,
-                to_stderr: true,
-                flow_to_plugins: true,
-                debug: true,
-            },
+            color: Color::Always,
+            debug_logging: DebugLogging::default()
+                .level(9)
+                .to_stderr(true)
+                .flow_to_plugins(true)
+                .debug(true),
             tracing_file: Some("/t.trace".into()),
             user_agent: Some("agent/1".into()),
-            extra_args: vec!["--refresh".into()],
+            // Not appended here: each operation appends them last, checked.
+            extra_args: vec!["--suppress-outputs".into()],
             ..Default::default()
         };
         let mut args = Vec::new();
@@ -419,9 +517,21 @@ mod tests {
                 "--tracing=file:/t.trace",
                 "--exec-agent",
                 "agent/1",
-                "--refresh",
             ]
         );
+        let mut args = vec!["up".to_owned()];
+        o.push_extra_args("up", &mut args).unwrap();
+        assert_eq!(args, ["up", "--suppress-outputs"]);
+        let bad = CommonOptions {
+            extra_args: vec!["--suppress-outputs".into(), "--stack=prod".into()],
+            ..Default::default()
+        };
+        let mut args = Vec::new();
+        assert!(matches!(
+            bad.push_extra_args("up", &mut args),
+            Err(Error::InvalidInput { .. })
+        ));
+        assert!(args.is_empty(), "nothing is appended when one is refused");
     }
 
     #[test]

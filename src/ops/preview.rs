@@ -2,13 +2,18 @@
 
 use std::path::{Path, PathBuf};
 
-use super::OpSummary;
+use serde::{Deserialize, Serialize};
+
+use super::engine::{self, OperationEvents, OperationFuture};
 use super::options::{CommonOptions, Control, common_setters, push_urns};
 use crate::error::Result;
-use crate::model::PreviewDigest;
+use crate::model::{self, PreviewDigest};
+use crate::stack::Stack;
+use pulumi_auto_types::summary::OpSummary;
 
 /// Options of [`Stack::preview`](crate::Stack::preview).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 #[must_use]
 pub struct PreviewOptions {
     /// Flags shared with the other operations.
@@ -59,13 +64,14 @@ impl PreviewOptions {
             let p = super::options::absolute("--save-plan", p)?;
             args.push(format!("--save-plan={}", p.display()));
         }
-        super::push_event_log(&mut args, event_log);
+        engine::push_event_log(&mut args, event_log);
+        self.common.push_extra_args("preview", &mut args)?;
         Ok(args)
     }
 }
 
 /// What [`Stack::preview`](crate::Stack::preview) returns.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PreviewResult {
     /// The change summary from the engine's summary event.
     pub summary: OpSummary,
@@ -73,6 +79,33 @@ pub struct PreviewResult {
     pub plan: PreviewDigest,
     /// The CLI's stderr (its tail).
     pub stderr: String,
+}
+
+impl Stack {
+    /// Shows what an update would do: the full plan from `preview --json` and the summary
+    /// from the events. One process.
+    pub async fn preview(&self, opts: PreviewOptions) -> Result<PreviewResult> {
+        let run = engine::run(self, |log| opts.to_args(self.name(), log), &opts.control).await?;
+        Ok(PreviewResult {
+            summary: run.summary(),
+            plan: parse_plan(&run.out)?,
+            stderr: run.out.stderr,
+        })
+    }
+
+    /// Like [`preview`](Self::preview), with the events also delivered as a stream (see
+    /// [`up_with_events`](Self::up_with_events)).
+    pub fn preview_with_events(
+        &self,
+        opts: PreviewOptions,
+    ) -> (OperationEvents, OperationFuture<PreviewResult>) {
+        engine::with_events(self, opts, |s, o| async move { s.preview(o).await })
+    }
+}
+
+/// The plan a preview (`preview --json`, `destroy --preview-only --json`) printed.
+pub(crate) fn parse_plan(out: &crate::cli::CommandOutput) -> Result<PreviewDigest> {
+    model::parse_preview_output(&out.stdout).map_err(|e| crate::workspace::parse_error(out, e))
 }
 
 #[cfg(test)]

@@ -2,10 +2,14 @@
 
 use std::path::{Path, PathBuf};
 
-use super::OpSummary;
+use serde::{Deserialize, Serialize};
+
+use super::engine::{self, OperationEvents, OperationFuture};
 use super::options::{CommonOptions, Control, common_setters, push_urns};
 use crate::error::Result;
-use crate::model::OutputMap;
+use crate::model::{self, OutputMap};
+use crate::stack::Stack;
+use pulumi_auto_types::summary::OpSummary;
 
 /// Options of [`Stack::up`](crate::Stack::up).
 ///
@@ -16,6 +20,7 @@ use crate::model::OutputMap;
 /// assert_eq!(&args[..4], ["up", "--stack", "dev", "--yes"]);
 /// ```
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 #[must_use]
 pub struct UpOptions {
     /// Flags shared with the other operations.
@@ -77,13 +82,17 @@ impl UpOptions {
             let p = super::options::absolute("--plan", p)?;
             args.push(format!("--plan={}", p.display()));
         }
-        super::push_event_log(&mut args, event_log);
+        engine::push_event_log(&mut args, event_log);
+        self.common.push_extra_args("up", &mut args)?;
         Ok(args)
     }
 }
 
 /// What [`Stack::up`](crate::Stack::up) returns.
-#[derive(Debug, Clone)]
+///
+/// Serialised, secret outputs are masked unless asked for
+/// ([`Revealed`](crate::secret::Revealed)).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UpResult {
     /// The change summary from the engine's summary event.
     pub summary: OpSummary,
@@ -93,6 +102,37 @@ pub struct UpResult {
     pub stdout: String,
     /// The CLI's stderr (its tail).
     pub stderr: String,
+}
+
+impl Stack {
+    /// Creates or updates the stack's resources. One process, plus one to reveal secret
+    /// outputs when there are any.
+    pub async fn up(&self, opts: UpOptions) -> Result<UpResult> {
+        let run = engine::run(self, |log| opts.to_args(self.name(), log), &opts.control).await?;
+        let outputs = match &run.observed.root_outputs {
+            Some(raw)
+                if !model::contains_secret_object(&serde_json::Value::Object(raw.clone())) =>
+            {
+                model::outputs_from_property_map(raw)
+            }
+            Some(_) => self.outputs().await?,
+            None => OutputMap::new(),
+        };
+        Ok(UpResult {
+            summary: run.summary(),
+            outputs,
+            stdout: run.out.stdout,
+            stderr: run.out.stderr,
+        })
+    }
+
+    /// Like [`up`](Self::up), with the events also delivered as a stream while it runs.
+    /// Drive the returned future (await or spawn it) and consume the stream or drop it:
+    /// a stream kept but not read holds the CLI back. Dropping the future stops the CLI
+    /// and every process it started. Every operation has such a method.
+    pub fn up_with_events(&self, opts: UpOptions) -> (OperationEvents, OperationFuture<UpResult>) {
+        engine::with_events(self, opts, |s, o| async move { s.up(o).await })
+    }
 }
 
 #[cfg(test)]

@@ -22,13 +22,17 @@
 //! # Ok(()) }
 //! ```
 
+pub(crate) mod lock;
 pub mod settings;
+mod url;
 mod validate;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub(crate) use url::url_secrets;
+pub use url::{redact_url, url_has_credentials};
 pub use validate::{
     MAX_NAME_LEN, validate_config_key, validate_project_name, validate_stack_name,
     validate_tag_name,
@@ -44,7 +48,11 @@ use crate::stack::Stack;
 pub const DEFAULT_STATE_DIR: &str = ".pulumi-state";
 
 /// Builds a [`LocalWorkspace`]. Nothing is checked or run until [`build`](Self::build).
-#[derive(Debug, Clone)]
+///
+/// Its `Debug` shows no secret: the backend URL's password and password-like query
+/// parameters as `[secret]`, the passphrase as `[secret]`, and the names of the
+/// environment variables without their values.
+#[derive(Clone)]
 #[must_use]
 pub struct LocalWorkspaceBuilder {
     work_dir: PathBuf,
@@ -55,6 +63,24 @@ pub struct LocalWorkspaceBuilder {
     env: BTreeMap<String, Option<String>>,
     pulumi: Option<PulumiCommand>,
     pulumi_path: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for LocalWorkspaceBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalWorkspaceBuilder")
+            .field("work_dir", &self.work_dir)
+            .field("pulumi_home", &self.pulumi_home)
+            .field("backend_url", &self.backend_url.as_deref().map(redact_url))
+            .field("passphrase", &self.passphrase)
+            .field(
+                "secrets_provider",
+                &self.secrets_provider.as_deref().map(redact_url),
+            )
+            .field("env", &self.env.keys().collect::<Vec<_>>())
+            .field("pulumi", &self.pulumi)
+            .field("pulumi_path", &self.pulumi_path)
+            .finish()
+    }
 }
 
 impl LocalWorkspaceBuilder {
@@ -121,6 +147,20 @@ impl LocalWorkspaceBuilder {
                 ));
             }
         }
+        // The CLI reads any flag from PULUMI_OPTION_<FLAG> (`PULUMI_OPTION_FORCE=true` is
+        // `--force` on `stack rm`): an extra flag on every command, past every check.
+        if let Some((key, _)) = self
+            .env
+            .iter()
+            .find(|(k, v)| v.is_some() && k.starts_with("PULUMI_OPTION_"))
+        {
+            return Err(Error::invalid(
+                "environment variable",
+                format!(
+                    "{key:?}: the CLI reads it as a flag of every command; pass flags as options"
+                ),
+            ));
+        }
 
         let mut env = self.env.clone();
         if let Some(home) = &self.pulumi_home {
@@ -153,7 +193,7 @@ impl LocalWorkspaceBuilder {
             if url.is_empty() || url.chars().any(char::is_control) {
                 return Err(Error::invalid(
                     "backend URL",
-                    format!("{:?}", redact_url_password(url)),
+                    format!("{:?}", redact_url(url)),
                 ));
             }
             if let Some(dir) = url.strip_prefix("file://") {
@@ -161,7 +201,10 @@ impl LocalWorkspaceBuilder {
                 if !dir.starts_with('/') && !dir.starts_with('~') {
                     return Err(Error::invalid(
                         "backend URL",
-                        format!("{url:?}: a file backend needs an absolute path (file:///abs/dir)"),
+                        format!(
+                            "{:?}: a file backend needs an absolute path (file:///abs/dir)",
+                            redact_url(url)
+                        ),
                     ));
                 }
                 if dir.starts_with('/') {
@@ -173,15 +216,10 @@ impl LocalWorkspaceBuilder {
             env.insert("PULUMI_BACKEND_URL".into(), Some(url.clone()));
         }
 
-        let mut redact = Vec::new();
-        // A backend URL's password (postgres://user:password@…) travels only in the
-        // environment; the CLI may quote the URL in its errors, so it is redacted there too.
-        if let Some(password) = backend_url.as_deref().and_then(url_password) {
-            redact.push(Secret::new(password));
-            if let Some(decoded) = percent_decode(password).filter(|d| d != password) {
-                redact.push(Secret::new(decoded));
-            }
-        }
+        // A backend URL's password (postgres://user:password@…, ?password=…) travels only
+        // in the environment; the CLI may quote the URL in its errors, so it is redacted
+        // there too, as written and decoded.
+        let mut redact = backend_url.as_deref().map(url_secrets).unwrap_or_default();
         if let Some(p) = &self.passphrase {
             env.insert(
                 "PULUMI_CONFIG_PASSPHRASE".into(),
@@ -232,7 +270,7 @@ impl std::fmt::Debug for LocalWorkspace {
             .field("project", &self.inner.project_name)
             .field(
                 "backend_url",
-                &self.inner.backend_url.as_deref().map(redact_url_password),
+                &self.inner.backend_url.as_deref().map(redact_url),
             )
             .field("env", &self.inner.env.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
@@ -241,6 +279,7 @@ impl std::fmt::Debug for LocalWorkspace {
 
 /// Options for [`LocalWorkspace::install`] (`pulumi install`).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 #[must_use]
 pub struct InstallOptions {
     /// Skip installing plugins.
@@ -254,7 +293,34 @@ pub struct InstallOptions {
 }
 
 impl InstallOptions {
+    /// Skip installing plugins.
+    pub fn no_plugins(mut self, on: bool) -> Self {
+        self.no_plugins = on;
+        self
+    }
+    /// Skip installing the program's dependencies.
+    pub fn no_dependencies(mut self, on: bool) -> Self {
+        self.no_dependencies = on;
+        self
+    }
+    /// Reinstall plugins even if present.
+    pub fn reinstall(mut self, on: bool) -> Self {
+        self.reinstall = on;
+        self
+    }
+    /// Use language version tools to set up the runtime.
+    pub fn use_language_version_tools(mut self, on: bool) -> Self {
+        self.use_language_version_tools = on;
+        self
+    }
+
     /// The arguments of `pulumi install` for these options.
+    ///
+    /// ```
+    /// use pulumi_auto::workspace::InstallOptions;
+    /// let o = InstallOptions::default().no_plugins(true).reinstall(true);
+    /// assert_eq!(o.to_args(), ["install", "--no-plugins", "--reinstall"]);
+    /// ```
     pub fn to_args(&self) -> Vec<String> {
         let mut args = vec!["install".to_owned()];
         for (on, flag) in [
@@ -276,6 +342,7 @@ impl InstallOptions {
 
 /// Options for [`LocalWorkspace::remove_stack`].
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 #[must_use]
 pub struct RemoveOptions {
     /// Remove the stack even if it still has resources (`--force`: they are forgotten,
@@ -343,14 +410,33 @@ impl LocalWorkspace {
     }
 
     /// Runs a command in the program directory with the workspace's environment.
+    ///
+    /// A raw escape hatch, like [`PulumiCommand::run`]: the arguments go to the CLI as
+    /// given, outside the approval rules ([`Stack::destroy`], forced
+    /// [`remove_stack`](Self::remove_stack), [`Stack::import_stack`]) and every check of
+    /// names and extra arguments.
+    ///
+    /// A command that may write a stack's or the project's settings file (`config …`,
+    /// `stack init`/`rm`/`rename`, an engine operation, …) holds that file's lock, within
+    /// this process and across processes (see the README's "Concurrent config writes").
     pub async fn run(&self, inv: Invocation) -> Result<CommandOutput> {
+        let (inv, _settings_lock) = self.lock_settings(inv).await?;
         let inv = inv
             .cwd(self.inner.work_dir.clone())
             .redact(self.inner.redact.clone());
         self.inner.pulumi.run_with_env(&self.inner.env, inv).await
     }
 
-    /// Like [`run`](Self::run), whatever the exit code (the caller classifies).
+    /// Takes the lock of every settings file `inv` may write (none for most commands).
+    pub(crate) async fn lock_settings(
+        &self,
+        inv: Invocation,
+    ) -> Result<(Invocation, lock::SettingsLock)> {
+        lock::for_invocation(&self.inner.work_dir, inv).await
+    }
+
+    /// Like [`run`](Self::run), whatever the exit code (the caller classifies), and
+    /// without taking the settings lock: the caller holds it ([`Self::lock_settings`]).
     pub(crate) async fn run_unchecked(&self, inv: Invocation) -> Result<CommandOutput> {
         let inv = inv
             .cwd(self.inner.work_dir.clone())
@@ -374,25 +460,11 @@ impl LocalWorkspace {
         Ok(Stack::new(self.clone(), name.to_owned()))
     }
 
-    fn init_args(&self, name: &str) -> Vec<String> {
-        let mut args = vec![
-            "stack".into(),
-            "init".into(),
-            name.into(),
-            "--no-select".into(),
-        ];
-        if let Some(p) = &self.inner.secrets_provider {
-            args.push("--secrets-provider".into());
-            args.push(p.clone());
-        }
-        args
-    }
-
     /// Creates a stack; fails with [`Error::StackAlreadyExists`] if it exists. One process.
     pub async fn create_stack(&self, name: &str) -> Result<Stack> {
         let stack = self.stack_handle(name)?;
-        self.run(Invocation::new(self.init_args(name)).for_stack(name))
-            .await?;
+        let args = init_args(name, self.inner.secrets_provider.as_deref())?;
+        self.run(Invocation::new(args).for_stack(name)).await?;
         Ok(stack)
     }
 
@@ -424,16 +496,11 @@ impl LocalWorkspace {
     /// its approval like [`Stack::destroy`] does (the name without a process, then the
     /// protection tag: one more).
     pub async fn remove_stack(&self, name: &str, opts: RemoveOptions) -> Result<()> {
-        validate_stack_name(name)?;
-        let mut args = vec!["stack".to_owned(), "rm".into(), name.into(), "--yes".into()];
+        let args = remove_args(name, &opts)?;
         if let Some(approval) = &opts.force {
             self.stack_handle(name)?
                 .check_removal_approval(approval)
                 .await?;
-            args.push("--force".into());
-        }
-        if opts.preserve_config {
-            args.push("--preserve-config".into());
         }
         self.run(Invocation::new(args).for_stack(name))
             .await
@@ -442,10 +509,9 @@ impl LocalWorkspace {
 
     /// Renames a stack; returns the handle under its new name. One process.
     pub async fn rename_stack(&self, name: &str, new_name: &str) -> Result<Stack> {
-        validate_stack_name(name)?;
+        let args = rename_args(name, new_name)?;
         let new = self.stack_handle(new_name)?;
-        self.run(Invocation::new(["stack", "rename", new_name, "--stack", name]).for_stack(name))
-            .await?;
+        self.run(Invocation::new(args).for_stack(name)).await?;
         Ok(new)
     }
 
@@ -462,18 +528,17 @@ impl LocalWorkspace {
         model::parse_whoami(&out.stdout).map_err(|e| parse_error(&out, e))
     }
 
-    /// Installs a plugin (`kind` is `resource`, `language`, …). One process.
+    /// Installs a plugin (`kind` a [`PluginKind`](model::PluginKind), or its name:
+    /// `resource`, `language`, `analyzer`, `converter` or `tool`; `name` by Pulumi's rule
+    /// for plugin names; `version` a version, `1.2.3` or `v1.2.3`). One process.
     pub async fn install_plugin(
         &self,
-        kind: &str,
+        kind: impl Into<model::PluginKind>,
         name: &str,
         version: &str,
         server: Option<&str>,
     ) -> Result<()> {
-        let mut args = vec!["plugin", "install", kind, name, version];
-        if let Some(s) = server {
-            args.extend(["--server", s]);
-        }
+        let args = plugin_install_args(kind.into().as_str(), name, version, server, None)?;
         self.run(Invocation::new(args)).await.map(drop)
     }
 
@@ -481,7 +546,7 @@ impl LocalWorkspace {
     /// with no download. One process.
     pub async fn install_plugin_from_file(
         &self,
-        kind: &str,
+        kind: impl Into<model::PluginKind>,
         name: &str,
         version: &str,
         file: &Path,
@@ -492,21 +557,22 @@ impl LocalWorkspace {
                 format!("{} does not exist", file.display()),
             ));
         }
-        let file = file.display().to_string();
-        self.run(Invocation::new([
-            "plugin", "install", kind, name, version, "--file", &file,
-        ]))
-        .await
-        .map(drop)
+        let file = crate::cli::absolute("plugin file", file)?;
+        let args = plugin_install_args(kind.into().as_str(), name, version, None, Some(&file))?;
+        self.run(Invocation::new(args)).await.map(drop)
     }
 
-    /// Removes a plugin (all versions when `version` is `None`). One process.
-    pub async fn remove_plugin(&self, kind: &str, name: &str, version: Option<&str>) -> Result<()> {
-        let mut args = vec!["plugin", "rm", kind, name];
-        if let Some(v) = version {
-            args.push(v);
-        }
-        args.push("--yes");
+    /// Removes a plugin: one kind and name, all its versions when `version` is `None`, else
+    /// the versions matching `version` (a version or a range such as `>=1.0.0 <2.0.0`).
+    /// Never more: kind, name and version are checked, and go to the CLI as positional
+    /// arguments only. One process.
+    pub async fn remove_plugin(
+        &self,
+        kind: impl Into<model::PluginKind>,
+        name: &str,
+        version: Option<&str>,
+    ) -> Result<()> {
+        let args = plugin_remove_args(kind.into().as_str(), name, version)?;
         self.run(Invocation::new(args)).await.map(drop)
     }
 
@@ -545,52 +611,163 @@ impl LocalWorkspace {
     }
 }
 
-/// The byte range of the password in a URL's userinfo (`scheme://user:password@host/…`).
-fn url_password_range(url: &str) -> Option<std::ops::Range<usize>> {
-    let start = url.find("://")? + 3;
-    let rest = &url[start..];
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-    let userinfo = &authority[..authority.rfind('@')?];
-    let colon = userinfo.find(':')?;
-    let range = start + colon + 1..start + userinfo.len();
-    (!range.is_empty()).then_some(range)
-}
-
-/// The password in a URL's userinfo, as written (percent-encoded if it was).
-fn url_password(url: &str) -> Option<&str> {
-    url_password_range(url).map(|r| &url[r])
-}
-
-/// The URL with the password of its userinfo replaced by [`REDACTED`](crate::secret::REDACTED);
-/// any other URL unchanged.
-pub(crate) fn redact_url_password(url: &str) -> String {
-    match url_password_range(url) {
-        Some(r) => format!(
-            "{}{}{}",
-            &url[..r.start],
-            crate::secret::REDACTED,
-            &url[r.end..]
-        ),
-        None => url.to_owned(),
+/// Checks a value that goes to the CLI attached to its flag (`--flag=value`).
+fn check_flag_value(what: &str, v: &str) -> Result<()> {
+    if v.is_empty() || v.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            what,
+            format!("{v:?}: must be non-empty, with no control characters"),
+        ));
     }
+    Ok(())
 }
 
-/// `%XX` escapes decoded; `None` if an escape is malformed or the result is not UTF-8.
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
+/// The argv of `stack init`: the name after `--`, so that nothing can make it a flag.
+fn init_args(name: &str, secrets_provider: Option<&str>) -> Result<Vec<String>> {
+    validate_stack_name(name)?;
+    let mut args = vec!["stack".to_owned(), "init".into(), "--no-select".into()];
+    if let Some(p) = secrets_provider {
+        check_flag_value("secrets provider", p)?;
+        args.push(format!("--secrets-provider={p}"));
+    }
+    args.extend(["--".into(), name.into()]);
+    Ok(args)
+}
+
+/// The argv of `stack rm` (it takes no extra arguments, and the name goes after `--`).
+fn remove_args(name: &str, opts: &RemoveOptions) -> Result<Vec<String>> {
+    validate_stack_name(name)?;
+    let mut args = vec!["stack".to_owned(), "rm".into(), "--yes".into()];
+    if opts.force.is_some() {
+        args.push("--force".into());
+    }
+    if opts.preserve_config {
+        args.push("--preserve-config".into());
+    }
+    args.extend(["--".into(), name.into()]);
+    Ok(args)
+}
+
+/// The argv of `stack rename`: the new name after `--`.
+fn rename_args(name: &str, new_name: &str) -> Result<Vec<String>> {
+    validate_stack_name(name)?;
+    validate_stack_name(new_name)?;
+    Ok(vec![
+        "stack".into(),
+        "rename".into(),
+        format!("--stack={name}"),
+        "--".into(),
+        new_name.into(),
+    ])
+}
+
+/// The plugin kinds of the pinned CLI (`apitype.IsPluginKind`).
+const PLUGIN_KINDS: [&str; 5] = ["analyzer", "language", "resource", "converter", "tool"];
+
+/// Checks a plugin kind and name: the kind one of [`PLUGIN_KINDS`]; the name by Pulumi's
+/// rule (`[source/][publisher/]name`, each part `[A-Za-z0-9-][A-Za-z0-9-_.]*[A-Za-z0-9]`),
+/// and no part beginning with `-`.
+fn check_plugin(kind: &str, name: &str) -> Result<()> {
+    if !PLUGIN_KINDS.contains(&kind) {
+        return Err(Error::invalid(
+            "plugin kind",
+            format!("{kind:?}: expected one of {}", PLUGIN_KINDS.join(", ")),
+        ));
+    }
+    let parts: Vec<&str> = name.split('/').collect();
+    let part_ok = |p: &str| {
+        let b = p.as_bytes();
+        b.len() >= 2
+            && (b[0].is_ascii_alphanumeric())
+            && b[b.len() - 1].is_ascii_alphanumeric()
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+    };
+    if parts.len() > 3 || !parts.iter().all(|p| part_ok(p)) {
+        return Err(Error::invalid(
+            "plugin name",
+            format!(
+                "{name:?}: expected `name`, `publisher/name` or `source/publisher/name`, each \
+                 part letters, digits, `-`, `_` or `.`, beginning and ending with a letter or digit"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a plugin version: `1.2.3` or `v1.2.3` (semver, with pre-release and build).
+fn check_plugin_version(version: &str) -> Result<()> {
+    let v = version.strip_prefix('v').unwrap_or(version);
+    semver::Version::parse(v)
+        .map(drop)
+        .map_err(|e| Error::invalid("plugin version", format!("{version:?}: {e}")))
+}
+
+/// Checks a plugin version range as `plugin rm` takes it: versions, each optionally
+/// preceded by a comparison (`>=1.0.0 <2.0.0`), alternatives joined by `||`.
+fn check_plugin_version_range(range: &str) -> Result<()> {
+    let bad = || {
+        Error::invalid(
+            "plugin version",
+            format!("{range:?}: expected a version or a range such as `>=1.0.0 <2.0.0`"),
+        )
+    };
+    if range.trim().is_empty() || range.chars().any(char::is_control) {
+        return Err(bad());
+    }
+    for alternative in range.split("||") {
+        let mut any = false;
+        for comparator in alternative.split_whitespace() {
+            let v = comparator.trim_start_matches(['<', '>', '=', '!']);
+            check_plugin_version(v).map_err(|_| bad())?;
+            any = true;
+        }
+        if !any {
+            return Err(bad());
         }
     }
-    String::from_utf8(out).ok()
+    Ok(())
+}
+
+/// The argv of `plugin install`: kind, name and version after `--`.
+fn plugin_install_args(
+    kind: &str,
+    name: &str,
+    version: &str,
+    server: Option<&str>,
+    file: Option<&Path>,
+) -> Result<Vec<String>> {
+    check_plugin(kind, name)?;
+    check_plugin_version(version)?;
+    let mut args = vec!["plugin".to_owned(), "install".into()];
+    if let Some(s) = server {
+        check_flag_value("plugin server", s)?;
+        args.push(format!("--server={s}"));
+    }
+    if let Some(f) = file {
+        args.push(format!("--file={}", f.display()));
+    }
+    args.extend(["--".into(), kind.into(), name.into(), version.into()]);
+    Ok(args)
+}
+
+/// The argv of `plugin rm`: kind, name and version after `--` (a name `-a` would be
+/// `--all` otherwise).
+fn plugin_remove_args(kind: &str, name: &str, version: Option<&str>) -> Result<Vec<String>> {
+    check_plugin(kind, name)?;
+    let mut args = vec![
+        "plugin".to_owned(),
+        "rm".into(),
+        "--yes".into(),
+        "--".into(),
+        kind.into(),
+        name.into(),
+    ];
+    if let Some(v) = version {
+        check_plugin_version_range(v)?;
+        args.push(v.into());
+    }
+    Ok(args)
 }
 
 /// A parse failure of a command's output as an [`Error::Parse`].
@@ -606,33 +783,149 @@ mod tests {
     use super::*;
 
     #[test]
-    fn url_password_is_found_and_redacted() {
-        let url = "postgres://user:s3cr%40t@127.0.0.1:5432/db?sslmode=disable&table=t";
-        assert_eq!(url_password(url), Some("s3cr%40t"));
-        assert_eq!(percent_decode("s3cr%40t").as_deref(), Some("s3cr@t"));
+    fn stack_and_plugin_argv_put_user_input_after_the_flags() {
         assert_eq!(
-            redact_url_password(url),
-            "postgres://user:[secret]@127.0.0.1:5432/db?sslmode=disable&table=t"
+            init_args("dev", Some("passphrase")).unwrap(),
+            [
+                "stack",
+                "init",
+                "--no-select",
+                "--secrets-provider=passphrase",
+                "--",
+                "dev"
+            ]
         );
-        // An '@' in the password itself (unescaped): the last '@' ends the userinfo.
+        let forced = RemoveOptions::default()
+            .force(crate::DestroyApproval::for_stack("dev"))
+            .preserve_config(true);
         assert_eq!(
-            redact_url_password("postgres://u:p@ss@h/db"),
-            "postgres://u:[secret]@h/db"
+            remove_args("dev", &forced).unwrap(),
+            [
+                "stack",
+                "rm",
+                "--yes",
+                "--force",
+                "--preserve-config",
+                "--",
+                "dev"
+            ]
         );
-        // No password, no userinfo, an '@' or ':' only after the authority: unchanged.
-        for url in [
-            "postgres://user@host/db",
-            "postgres://user:@host/db",
-            "file:///tmp/state",
-            "s3://bucket/prefix?endpoint=http://a:b@c",
-            "https://api.pulumi.com",
-            "postgres://",
-        ] {
-            assert_eq!(url_password(url), None, "{url}");
-            assert_eq!(redact_url_password(url), url);
+        assert_eq!(
+            rename_args("organization/p/a", "b").unwrap(),
+            ["stack", "rename", "--stack=organization/p/a", "--", "b"]
+        );
+        assert_eq!(
+            plugin_install_args(
+                "resource",
+                "files",
+                "v1.2.3",
+                Some("https://example.com/x"),
+                None
+            )
+            .unwrap(),
+            [
+                "plugin",
+                "install",
+                "--server=https://example.com/x",
+                "--",
+                "resource",
+                "files",
+                "v1.2.3"
+            ]
+        );
+        assert_eq!(
+            plugin_install_args("resource", "files", "1.0.0", None, Some(Path::new("/b"))).unwrap(),
+            [
+                "plugin",
+                "install",
+                "--file=/b",
+                "--",
+                "resource",
+                "files",
+                "1.0.0"
+            ]
+        );
+        assert_eq!(
+            plugin_remove_args("resource", "files", Some(">=1.0.0 <2.0.0")).unwrap(),
+            [
+                "plugin",
+                "rm",
+                "--yes",
+                "--",
+                "resource",
+                "files",
+                ">=1.0.0 <2.0.0"
+            ]
+        );
+        assert_eq!(
+            plugin_remove_args("tool", "pulumi/neo", None).unwrap(),
+            ["plugin", "rm", "--yes", "--", "tool", "pulumi/neo"]
+        );
+    }
+
+    #[test]
+    fn flag_like_stack_and_plugin_inputs_are_refused() {
+        let invalid = |r: Result<Vec<String>>| matches!(r, Err(Error::InvalidInput { .. }));
+        for name in ["--force", "-", "--help", "../x", ""] {
+            assert!(invalid(init_args(name, None)), "{name:?}");
+            assert!(
+                invalid(remove_args(name, &RemoveOptions::default())),
+                "{name:?}"
+            );
+            assert!(invalid(rename_args("dev", name)), "{name:?}");
+            assert!(invalid(rename_args(name, "dev")), "{name:?}");
         }
-        assert_eq!(percent_decode("bad%4"), None);
-        assert_eq!(percent_decode("bad%zz"), None);
+        assert!(invalid(init_args("dev", Some("--x\n"))));
+        assert!(invalid(init_args("dev", Some(""))));
+        for kind in ["-a", "--all", "resources", "", "Resource"] {
+            assert!(invalid(plugin_remove_args(kind, "files", None)), "{kind:?}");
+            assert!(invalid(plugin_install_args(
+                kind, "files", "1.0.0", None, None
+            )));
+        }
+        for name in [
+            "-a", "--all", "a", "", "x/-a", "a/b/c/d", "a b", "files-", "files\n",
+        ] {
+            assert!(
+                invalid(plugin_remove_args("resource", name, None)),
+                "{name:?}"
+            );
+            assert!(
+                invalid(plugin_install_args("resource", name, "1.0.0", None, None)),
+                "{name:?}"
+            );
+        }
+        for v in ["-a", "--yes", "", "1", "latest", "1.0.0\n", "v"] {
+            assert!(
+                invalid(plugin_install_args("resource", "files", v, None, None)),
+                "{v:?}"
+            );
+        }
+        for v in ["-a", "--yes", "", " ", "||", ">=", "1.0.0 ||", "x"] {
+            assert!(
+                invalid(plugin_remove_args("resource", "files", Some(v))),
+                "{v:?}"
+            );
+        }
+        for v in [
+            "1.0.0",
+            "v1.0.0",
+            ">=1.0.0",
+            "<2.0.0 >1.0.0",
+            "1.0.0 || >=3.0.0-alpha.1",
+        ] {
+            assert!(
+                plugin_remove_args("resource", "files", Some(v)).is_ok(),
+                "{v:?}"
+            );
+        }
+        assert!(invalid(plugin_install_args(
+            "resource",
+            "files",
+            "1.0.0",
+            Some("-x\u{7}"),
+            None
+        )));
     }
 
     #[tokio::test]
@@ -657,6 +950,12 @@ mod tests {
                 "hunter2-pw",
             ),
             ("postgres://me:hunter2%2Dpw@127.0.0.1:1/db", "hunter2%2Dpw"),
+            ("postgres://me:hunter2/pw@127.0.0.1:1/db", "hunter2/pw"),
+            ("postgres://me:p?hunter2#x@127.0.0.1:1/db", "p?hunter2#x"),
+            (
+                "postgres://me:hunter2%2Fpw@127.0.0.1:1/db?password=hunter2-q",
+                "hunter2%2Fpw",
+            ),
         ] {
             let ws = LocalWorkspace::builder(dir.path())
                 .backend_url(url)
@@ -680,6 +979,15 @@ mod tests {
             assert!(text.contains("unable to open bucket"), "{text}");
             assert!(!text.contains("hunter2"), "{text}");
         }
+
+        // The builder's Debug: no password, no passphrase, no environment value.
+        let builder = LocalWorkspace::builder(dir.path())
+            .backend_url("postgres://me:hunter2-pw@h/db?password=hunter2-q")
+            .passphrase(Secret::new("hunter2-passphrase"))
+            .env("AWS_SECRET_ACCESS_KEY", "hunter2-env");
+        let debug = format!("{builder:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("AWS_SECRET_ACCESS_KEY"), "{debug}");
 
         let err = LocalWorkspace::builder(dir.path())
             .backend_url("postgres://me:hunter2-pw@host/db\n")

@@ -24,7 +24,9 @@
 //!
 //! Writes are atomic: a temporary file is written in the same directory, synced, then
 //! renamed over the target, so a reader sees either the old or the new file. An existing
-//! file keeps its permissions. A new file gets `0644` minus the umask.
+//! file keeps its permissions. A new file gets `0644` minus the umask. A write holds the
+//! file's settings lock (the one every pulumi-auto command that writes it holds, within
+//! the process and across processes; see the README's "Concurrent config writes").
 //!
 //! ```
 //! use pulumi_auto::workspace::settings::{parse_project, render_project};
@@ -979,6 +981,8 @@ pub async fn write_project(dir: &Path, settings: &ProjectSettings) -> Result<()>
         .await?
         .unwrap_or_else(|| dir.join(PROJECT_FILE_NAMES[0]));
     tracing::debug!(path = %path.display(), "writing project settings");
+    let _lock =
+        super::lock::SettingsLock::acquire(vec![path.clone()], true, false, None, None).await?;
     write_atomic(path, text).await
 }
 
@@ -1047,6 +1051,8 @@ pub async fn write_stack_settings(dir: &Path, stack: &str, settings: &StackSetti
             })?;
     }
     tracing::debug!(path = %path.display(), "writing stack settings");
+    let _lock =
+        super::lock::SettingsLock::acquire(vec![path.clone()], true, false, None, None).await?;
     write_atomic(path, text).await
 }
 
@@ -2073,7 +2079,9 @@ futureStackKey:
         .unwrap();
         let expected = dir.path().join("stacks").join("Pulumi.prod.yaml");
         assert_eq!(
-            stack_settings_path(dir.path(), "o/web/prod").await.unwrap(),
+            stack_settings_path(dir.path(), "org/web/prod")
+                .await
+                .unwrap(),
             expected
         );
         let mut s = StackSettings::default();

@@ -12,7 +12,7 @@ fn check_segment(what: &str, s: &str, whole: &str) -> Result<()> {
             format!("{whole:?}: a name may not be empty"),
         ));
     }
-    if s.chars().count() > MAX_NAME_LEN {
+    if s.len() > MAX_NAME_LEN {
         return Err(Error::invalid(
             what,
             format!("{whole:?}: a name cannot exceed {MAX_NAME_LEN} characters"),
@@ -32,30 +32,89 @@ fn check_segment(what: &str, s: &str, whole: &str) -> Result<()> {
     Ok(())
 }
 
-/// Checks a stack name: `stack`, `org/stack` or `org/project/stack`, each part matching
-/// `[A-Za-z0-9_.-]{1,100}`.
+/// What this crate asks of a name on top of Pulumi's rule: it goes to command lines and
+/// to paths (the file backend keeps `.pulumi/stacks/<project>/<stack>.json`), so it may not
+/// start with `-` (it would read as a flag) and may not be `.` or `..`.
+fn check_not_flag_or_dot(what: &str, s: &str, whole: &str) -> Result<()> {
+    if s.starts_with('-') {
+        return Err(Error::invalid(
+            what,
+            format!("{whole:?}: a name may not start with `-` (it would read as a flag)"),
+        ));
+    }
+    if s == "." || s == ".." {
+        return Err(Error::invalid(
+            what,
+            format!("{whole:?}: a name may not be `.` or `..` (it would name a directory)"),
+        ));
+    }
+    Ok(())
+}
+
+/// Pulumi's rule for the organization (owner) part of a qualified stack name
+/// (`stackOwnerRegexp` of the CLI's service backend: 3 to 40 alphanumerics, `-` and `_`,
+/// beginning and ending with an alphanumeric). The file backends accept only
+/// `organization`, which passes.
+fn check_owner(s: &str, whole: &str) -> Result<()> {
+    let b = s.as_bytes();
+    let ok = (3..=40).contains(&b.len())
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "stack name",
+            format!(
+                "{whole:?}: invalid organization {s:?} (3 to 40 letters, digits, `-` or `_`, beginning and ending with a letter or digit)"
+            ),
+        ))
+    }
+}
+
+/// Checks a stack name: `stack`, `org/stack` or `org/project/stack`, by Pulumi's rules
+/// (read from the pinned CLI's source): the stack and project parts `[A-Za-z0-9_.-]`, 1 to
+/// 100 characters; the organization 3 to 40 of `[A-Za-z0-9_-]`, beginning and ending with
+/// a letter or digit. This crate also refuses a part that begins with `-` (it would read
+/// as a flag on a command line) or is `.` or `..` (the file backend makes paths of them),
+/// which Pulumi accepts: such a stack, made with the CLI, cannot be used from here.
 ///
 /// ```
 /// # use pulumi_auto::workspace::validate_stack_name;
 /// assert!(validate_stack_name("dev").is_ok());
 /// assert!(validate_stack_name("organization/files/dev").is_ok());
 /// assert!(validate_stack_name("dev; rm -rf /").is_err());
+/// assert!(validate_stack_name("--force").is_err());
+/// assert!(validate_stack_name("../x").is_err());
 /// ```
 pub fn validate_stack_name(name: &str) -> Result<()> {
     let parts: Vec<&str> = name.split('/').collect();
-    if parts.len() > 3 {
-        return Err(Error::invalid(
-            "stack name",
-            format!("{name:?}: expected `stack`, `org/stack` or `org/project/stack`"),
-        ));
+    let (org, project, stack) = match parts.as_slice() {
+        [stack] => (None, None, *stack),
+        [org, stack] => (Some(*org), None, *stack),
+        [org, project, stack] => (Some(*org), Some(*project), *stack),
+        _ => {
+            return Err(Error::invalid(
+                "stack name",
+                format!("{name:?}: expected `stack`, `org/stack` or `org/project/stack`"),
+            ));
+        }
+    };
+    check_segment("stack name", stack, name)?;
+    check_not_flag_or_dot("stack name", stack, name)?;
+    if let Some(project) = project {
+        check_segment("stack name", project, name)?;
+        check_not_flag_or_dot("stack name", project, name)?;
     }
-    for p in parts {
-        check_segment("stack name", p, name)?;
+    if let Some(org) = org {
+        check_owner(org, name)?;
     }
     Ok(())
 }
 
-/// Checks a project name (`[A-Za-z0-9_.-]{1,100}`).
+/// Checks a project name (`[A-Za-z0-9_.-]{1,100}`, Pulumi's rule).
 pub fn validate_project_name(name: &str) -> Result<()> {
     check_segment("project name", name, name)
 }
@@ -176,9 +235,15 @@ mod tests {
         for ok in [
             "dev",
             "a.b_c-1",
+            "dev-",
+            "a..b",
+            ".hidden",
             "organization/proj/dev",
+            "organization/dev",
             "org/dev",
+            "my_org-1/p.q/s",
             &"x".repeat(100),
+            &format!("{}/p/s", "o".repeat(40)),
         ] {
             assert!(validate_stack_name(ok).is_ok(), "{ok}");
         }
@@ -186,17 +251,38 @@ mod tests {
             "",
             "a b",
             "dev\n",
-            "-",
             "a/b/c/d",
             "org//dev",
             "dév",
             "$(id)",
             &"x".repeat(101),
+            // Flags and paths.
+            "-",
+            "--force",
+            "--help",
+            "-s",
+            "organization/p/-x",
+            "organization/-p/x",
+            ".",
+            "..",
+            "../x",
+            "../../x",
+            "organization/../x",
+            "organization/p/..",
+            "organization/./x",
+            // Organizations by the service's rule.
+            "-o/x",
+            "o/x",
+            "ab/x",
+            "_org/x",
+            "org_/x",
+            "o.rg/x",
+            &format!("{}/s", "o".repeat(41)),
         ] {
-            if bad == "-" {
-                continue; // '-' alone is a valid name for the CLI
-            }
-            assert!(validate_stack_name(bad).is_err(), "{bad:?}");
+            assert!(
+                matches!(validate_stack_name(bad), Err(Error::InvalidInput { .. })),
+                "{bad:?}"
+            );
         }
     }
 

@@ -14,8 +14,14 @@ use pulumi_auto::{LocalWorkspace, Secret};
 /// The passphrase of every test stack.
 pub const PASSPHRASE: &str = "test-passphrase-not-secret";
 
+/// The repository's root (where `PULUMI_VERSION` is), for the root package's tests and
+/// for the member crates' tests that share this module.
 pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    here.ancestors()
+        .find(|d| d.join("PULUMI_VERSION").is_file())
+        .map(Path::to_path_buf)
+        .unwrap_or(here)
 }
 
 /// The pulumi CLI the tests use; a clear failure when it is missing.

@@ -1,0 +1,129 @@
+//! Starting the server: the data directory, first-start bootstrap, the listener, and a
+//! graceful shutdown on SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::api::{self, ApiConfig, AppState};
+use crate::crypto::{self, MasterKey};
+use crate::error::{Error, Result};
+use crate::store::Store;
+
+/// The environment variable that gives the first start's admin token (instead of writing a
+/// fresh one to `DIR/admin-token`).
+pub const ADMIN_TOKEN_ENV: &str = "PULUMI_AUTO_SERVER_ADMIN_TOKEN";
+
+/// How to run the server.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Where to listen (`127.0.0.1:0` picks a free port).
+    pub listen: SocketAddr,
+    /// The data directory (database, master key, admin token).
+    pub data: PathBuf,
+    /// A `postgres://` URL to use instead of SQLite in the data directory.
+    pub database: Option<String>,
+    /// The organization made on first start.
+    pub org: String,
+    /// The admin user made on first start.
+    pub admin: String,
+    /// API settings.
+    pub api: ApiConfig,
+}
+
+/// Creates the data directory (0700) if needed.
+pub fn prepare_data_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| Error::Internal(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    Ok(())
+}
+
+/// Opens the store of a data directory, bootstrapping it on first start. Returns the store
+/// and, when this start made the admin token, the path it was written to.
+pub async fn open_store(
+    data: &Path,
+    database: Option<&str>,
+    org: &str,
+    admin: &str,
+) -> Result<(Store, Option<PathBuf>)> {
+    prepare_data_dir(data)?;
+    let store = Store::open(data, database).await?;
+    if store.is_initialized().await? {
+        return Ok((store, None));
+    }
+    if !crate::api::valid_name(org) || !crate::api::valid_name(admin) {
+        return Err(Error::Internal(
+            "--org and --admin must be 1 to 100 of A-Z, a-z, 0-9, '-', '_', '.'".into(),
+        ));
+    }
+    match std::env::var(ADMIN_TOKEN_ENV) {
+        Ok(t) if !t.is_empty() => {
+            if t.len() < 16 || t.len() > 512 || t.contains(char::is_whitespace) {
+                return Err(Error::Internal(format!(
+                    "{ADMIN_TOKEN_ENV} must be 16 to 512 characters without spaces"
+                )));
+            }
+            store.bootstrap(org, admin, &t).await?;
+            Ok((store, None))
+        }
+        _ => {
+            let token = crypto::new_token();
+            let path = data.join("admin-token");
+            // Written before the database commits it, so a token that works is never lost.
+            crypto::write_private_file(&path, format!("{}\n", token.as_str()).as_bytes())?;
+            store.bootstrap(org, admin, &token).await?;
+            Ok((store, Some(path)))
+        }
+    }
+}
+
+/// Runs the server until SIGINT or SIGTERM. The first line of standard output is the URL it
+/// listens on.
+pub async fn serve(opts: ServeOptions) -> Result<()> {
+    let (store, token_file) =
+        open_store(&opts.data, opts.database.as_deref(), &opts.org, &opts.admin).await?;
+    if let Some(path) = &token_file {
+        tracing::info!(path = %path.display(), "first start: the admin token was written (0600)");
+    }
+    let master = MasterKey::load_or_create(&opts.data)?;
+    let state = Arc::new(AppState::new(store, master, opts.api.clone()));
+    let app = api::router(state.clone());
+    let listener = tokio::net::TcpListener::bind(opts.listen)
+        .await
+        .map_err(|e| Error::Internal(format!("cannot listen on {}: {e}", opts.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::Internal(format!("cannot read the bound address: {e}")))?;
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "http://{addr}");
+        let _ = out.flush();
+    }
+    tracing::info!(%addr, "listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| Error::Internal(format!("server error: {e}")))?;
+    state.store.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down");
+}
