@@ -302,7 +302,8 @@ impl Stack {
     /// with a refresh. Returns the health afterwards. Never call it while an update may
     /// still be running elsewhere: a lock taken on another host is not checked.
     pub async fn recover(&self, opts: RecoverOptions) -> Result<StackHealth> {
-        crate::cli::reap_orphans(false);
+        // Reaping reads every process's /proc entry: on a blocking thread.
+        let _ = tokio::task::spawn_blocking(|| crate::cli::reap_orphans(false)).await;
         let (before, state) = self.health_and_state().await?;
         let has_creates = before.pending_creates().next().is_some();
         // The adopted state is worked out first: bad pairs change nothing.

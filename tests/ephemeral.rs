@@ -99,6 +99,75 @@ async fn an_isolated_ephemeral_stack_lives_and_is_torn_down() {
     assert!(stack_config_files(&env.program).is_empty());
 }
 
+/// The builder sits on a `LocalWorkspaceBuilder`: the workspace builder's environment and
+/// CLI reach every `pulumi` process of the stack, while its backend, `PULUMI_HOME` and
+/// passphrase give way to the ephemeral stack's own.
+#[tokio::test]
+async fn the_builder_takes_a_workspace_builder_and_keeps_its_own_backend() {
+    let env = TestEnv::new("files").await;
+    let ledger = env.root.path().join("ledger");
+    let elsewhere = env.root.path().join("elsewhere");
+    // A CLI that records, for each process, a variable only the workspace builder sets.
+    let log = env.root.path().join("marks.log");
+    let wrapper = env.root.path().join("pulumi-marking");
+    common::write_executable(
+        &wrapper,
+        &format!(
+            "#!/bin/sh\nprintf '%s|%s\\n' \"$PULUMI_AUTO_TEST_MARK\" \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
+            log.display(),
+            pulumi().await.path().display()
+        ),
+    );
+    let ws = pulumi_auto::LocalWorkspace::builder(&env.program)
+        .env("PULUMI_AUTO_TEST_MARK", "marked")
+        .backend_url(format!("file://{}", elsewhere.display()))
+        .pulumi_home(elsewhere.join("home"))
+        .pulumi_command_path(&wrapper);
+    let eph = EphemeralStack::builder_from(ws)
+        .workspace(|b| b.env_remove("PULUMI_AUTO_TEST_UNSET"))
+        .prefix("layered")
+        .config("dir", env.files.display().to_string())
+        .ledger_dir(&ledger)
+        .create()
+        .await
+        .unwrap();
+    let entry = eph.entry().clone();
+    assert!(entry.isolated, "{entry:?}");
+    assert_eq!(
+        eph.workspace().backend_url(),
+        Some(entry.backend_url.as_str())
+    );
+    assert!(
+        entry
+            .backend_url
+            .contains(&*entry.temp_dir.to_string_lossy())
+    );
+    assert_eq!(entry.pulumi_home, entry.temp_dir.join("home"));
+    assert!(
+        !elsewhere.exists(),
+        "the workspace builder's backend was not used"
+    );
+    let names = eph.workspace().env_var_names();
+    assert!(
+        names.iter().any(|n| n == "PULUMI_AUTO_TEST_UNSET"),
+        "{names:?}"
+    );
+    eph.up(UpOptions::default()).await.unwrap();
+    eph.teardown().await.unwrap();
+    let marks = std::fs::read_to_string(&log).unwrap();
+    // Every command of the stack (`stack init`, the tag, the config, `up`, the teardown's
+    // destroy) ran with the workspace builder's environment; `pulumi version`, read when
+    // the CLI is found, runs before there is a workspace.
+    let commands: Vec<&str> = marks
+        .lines()
+        .filter(|l| !l.split_whitespace().any(|w| w == "version"))
+        .collect();
+    assert!(commands.len() >= 5, "{marks}");
+    assert!(commands.iter().all(|l| l.starts_with("marked|")), "{marks}");
+    assert!(ledger_files(&ledger).is_empty());
+    assert!(dir_is_empty(&env.files));
+}
+
 #[tokio::test]
 async fn a_panicking_test_leaves_no_stack_and_no_files() {
     let env = TestEnv::new("files").await;

@@ -9,6 +9,44 @@ use pulumi_auto::Error;
 use pulumi_auto::ops::{RefreshOptions, UpOptions};
 use pulumi_auto::recovery::{PendingCreates, RecoverOptions};
 
+/// The number of pending creates in the file backend's checkpoint of any stack under
+/// `state`, once it reaches `want` (or what it is after 30 s).
+async fn wait_for_pending_creates(state: &std::path::Path, want: usize) -> usize {
+    fn checkpoints(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                checkpoints(&p, out);
+            } else if p.extension().is_some_and(|x| x == "json") {
+                out.push(p);
+            }
+        }
+    }
+    let mut count = 0;
+    for _ in 0..300 {
+        let mut files = Vec::new();
+        checkpoints(&state.join(".pulumi/stacks"), &mut files);
+        count = files
+            .iter()
+            .filter_map(|f| std::fs::read_to_string(f).ok())
+            .filter_map(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .map(|v| {
+                v.pointer("/checkpoint/latest/pending_operations")
+                    .and_then(|p| p.as_array())
+                    .map_or(0, |ops| {
+                        ops.iter().filter(|o| o["type"] == "creating").count()
+                    })
+            })
+            .max()
+            .unwrap_or(0);
+        if count >= want {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    count
+}
+
 #[tokio::test]
 async fn a_crashed_update_is_reported_and_recovered_only_when_asked() {
     let env = TestEnv::new("slow").await;
@@ -25,7 +63,13 @@ async fn a_crashed_update_is_reported_and_recovered_only_when_asked() {
         seen.iter().any(|(_, c)| c.contains("pulumi.dynamic")),
         "{seen:?}"
     );
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // Kill once the engine has recorded both pending creates (a fixed wait is too short on
+    // a loaded machine: the checkpoint is written after the provider starts).
+    let recorded = wait_for_pending_creates(&env.state, 2).await;
+    assert_eq!(
+        recorded, 2,
+        "the engine never recorded the two pending creates"
+    );
     for (pid, _) in common::processes_with_marker(&marker) {
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(pid),

@@ -755,3 +755,76 @@ async fn a_stack_without_any_config_runs() {
     assert_eq!(up.outputs["answer"].value, serde_json::json!(42));
     assert_eq!(up.summary.count("create"), 1);
 }
+
+/// A built workspace's environment changes for its next commands, and for the stacks made
+/// from it before the change (the `env` program exports what its environment holds);
+/// a secret-bearing variable's value is redacted from errors; managed variables are
+/// refused and nothing changes.
+#[tokio::test]
+async fn a_built_workspace_environment_can_change() {
+    const GREETING: &str = "PULUMI_AUTO_FIXTURE_GREETING";
+    let env = TestEnv::new("env").await;
+    let ws = env.ws.clone();
+    let stack = ws.create_stack("dev").await.unwrap();
+    let greeting = async || {
+        let up = stack.up(UpOptions::default()).await.unwrap();
+        up.outputs.get("greeting").map(|o| o.value.clone())
+    };
+    assert_eq!(greeting().await, None);
+
+    ws.set_env_var(GREETING, "first").unwrap();
+    assert_eq!(greeting().await, Some("first".into()));
+    // Through a clone of the workspace, for the stack made before.
+    env.ws
+        .set_env_vars([(GREETING, "second"), ("OTHER", "x")])
+        .unwrap();
+    assert_eq!(greeting().await, Some("second".into()));
+    let names = ws.env_var_names();
+    assert!(names.iter().any(|n| n == GREETING) && names.iter().any(|n| n == "OTHER"));
+    ws.unset_env_var(GREETING).unwrap();
+    assert_eq!(greeting().await, None);
+
+    // Refused, and all or nothing.
+    for key in [
+        "PULUMI_BACKEND_URL",
+        "PULUMI_CONFIG_PASSPHRASE",
+        "PULUMI_HOME",
+    ] {
+        let e = ws.set_env_var(key, "x").unwrap_err();
+        assert!(matches!(e, Error::InvalidInput { .. }), "{key}: {e:?}");
+        assert!(ws.unset_env_var(key).is_err(), "{key}");
+    }
+    for (key, value) in [
+        ("A=B", "x"),
+        ("", "x"),
+        ("NUL\0", "x"),
+        ("V", "nul\0"),
+        ("PULUMI_OPTION_FORCE", "true"),
+    ] {
+        let e = ws
+            .set_env_vars([(GREETING, "third"), (key, value)])
+            .unwrap_err();
+        assert!(matches!(e, Error::InvalidInput { .. }), "{key:?}: {e:?}");
+    }
+    assert!(!ws.env_var_names().iter().any(|n| n == GREETING));
+    assert_eq!(greeting().await, None);
+
+    // A secret-bearing variable: its value is in no error and no Debug.
+    let token = "hunter2-env-token";
+    ws.set_env_vars([
+        ("PULUMI_AUTO_FIXTURE_TOKEN", token),
+        ("PULUMI_AUTO_FIXTURE_FAIL", "1"),
+    ])
+    .unwrap();
+    let err = stack.up(UpOptions::default()).await.unwrap_err();
+    let Error::ProgramFailed { message, failure } = &err else {
+        panic!("expected ProgramFailed, got {err:?}");
+    };
+    assert_eq!(message, "ValueError: the token is [secret]");
+    let text = format!("{err} {err:?} {failure:?} {ws:?} {stack:?}");
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(
+        failure.stdout.contains("the token is [secret]"),
+        "{failure:?}"
+    );
+}

@@ -22,6 +22,7 @@
 //! # Ok(()) }
 //! ```
 
+pub(crate) mod classify;
 mod memfile;
 pub mod orphans;
 mod output;

@@ -22,11 +22,13 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::process::{LineCallback, Tail};
+/// A callback that receives each line of a stream (without its newline).
+pub type LineCallback = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// The shortest wait between two reads of a quiet stream.
 pub(crate) const POLL_MIN: Duration = Duration::from_millis(2);
@@ -130,6 +132,33 @@ fn punch(file: &File, from: u64, to: u64) {
     );
 }
 
+/// A bounded text buffer that keeps the tail.
+pub(crate) struct Tail {
+    text: String,
+    max: usize,
+}
+
+impl Tail {
+    fn new(max: usize) -> Self {
+        Tail {
+            text: String::new(),
+            max,
+        }
+    }
+
+    fn push_line(&mut self, line: &str) {
+        self.text.push_str(line);
+        self.text.push('\n');
+        if self.text.len() > self.max {
+            let mut cut = self.text.len() - self.max;
+            while !self.text.is_char_boundary(cut) {
+                cut += 1;
+            }
+            self.text.drain(..cut);
+        }
+    }
+}
+
 /// Cuts bytes into lines for the callback and the tail.
 struct Lines {
     partial: Vec<u8>,
@@ -179,6 +208,16 @@ mod tests {
     use std::io::Write;
     use std::os::unix::fs::MetadataExt;
     use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn the_tail_keeps_the_end_on_char_boundaries() {
+        let mut t = Tail::new(10);
+        for l in ["ééééé", "abc", "defgh"] {
+            t.push_line(l);
+        }
+        assert!(t.text.len() <= 10);
+        assert!(t.text.ends_with("defgh\n"));
+    }
 
     fn writer(c: &Capture) -> File {
         c.file.try_clone().unwrap()

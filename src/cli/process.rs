@@ -46,7 +46,6 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Arc;
 use std::time::Duration;
 
 use nix::sys::signal::{SigHandler, Signal, kill, signal};
@@ -62,8 +61,7 @@ use super::{orphans, procfs};
 use crate::error::{CommandFailure, Error, Result};
 use crate::secret::{Secret, redact};
 
-/// A callback that receives each line of a stream (without its newline).
-pub type LineCallback = Arc<dyn Fn(&str) + Send + Sync>;
+pub use super::output::LineCallback;
 
 /// How much of stderr is kept (the tail); stdout's bound is [`Invocation::max_stdout`].
 const STDERR_KEEP: usize = 1024 * 1024;
@@ -273,33 +271,6 @@ impl CommandOutput {
     /// True when the command exited with code 0.
     pub fn success(&self) -> bool {
         self.exit_code == Some(0) && !self.cancelled
-    }
-}
-
-/// A bounded text buffer that keeps the tail.
-pub(crate) struct Tail {
-    pub(crate) text: String,
-    max: usize,
-}
-
-impl Tail {
-    pub(crate) fn new(max: usize) -> Self {
-        Tail {
-            text: String::new(),
-            max,
-        }
-    }
-
-    pub(crate) fn push_line(&mut self, line: &str) {
-        self.text.push_str(line);
-        self.text.push('\n');
-        if self.text.len() > self.max {
-            let mut cut = self.text.len() - self.max;
-            while !self.text.is_char_boundary(cut) {
-                cut += 1;
-            }
-            self.text.drain(..cut);
-        }
     }
 }
 
@@ -740,7 +711,7 @@ pub(crate) fn check(
             failure: Some(Box::new(failure)),
         });
     }
-    Err(crate::error::classify(failure, stack))
+    Err(super::classify::classify(failure, stack))
 }
 
 /// The redacted, bounded record of a command's failure.
@@ -759,12 +730,6 @@ mod tests {
 
     #[test]
     fn tail_keeps_the_end_on_char_boundaries() {
-        let mut t = Tail::new(10);
-        for l in ["ééééé", "abc", "defgh"] {
-            t.push_line(l);
-        }
-        assert!(t.text.len() <= 10);
-        assert!(t.text.ends_with("defgh\n"));
         assert_eq!(tail("héllo", 4), "llo");
     }
 

@@ -243,13 +243,13 @@ async fn read_events(
 
 /// Turns a failed engine run into the most specific error, using what the events said.
 fn engine_error(stack: &Stack, out: &CommandOutput, observed: &Observed) -> Error {
-    let failure = crate::cli::failure_of(out, stack.workspace().redactions());
+    let failure = crate::cli::failure_of(out, &stack.workspace().redactions());
     if out.cancelled {
         return Error::Cancelled {
             failure: Some(Box::new(failure)),
         };
     }
-    let error = crate::error::classify(failure, Some(stack.name()));
+    let error = crate::cli::classify::classify(failure, Some(stack.name()));
     // A program failure found in the text output is read again from the events: the
     // text of `preview --json` is JSON, where the classifier cannot find the message.
     let (failure, from_text) = match error {
@@ -257,7 +257,7 @@ fn engine_error(stack: &Stack, out: &CommandOutput, observed: &Observed) -> Erro
         Error::ProgramFailed { message, failure } => (failure, Some(message)),
         other => return other,
     };
-    match refined(observed, failure, stack.workspace().redactions()) {
+    match refined(observed, failure, &stack.workspace().redactions()) {
         Ok(error) => error,
         Err(failure) => match from_text {
             Some(message) => Error::ProgramFailed { message, failure },
@@ -281,7 +281,7 @@ fn refined(
     if text.contains("SyntaxError:") || text.contains("IndentationError:") {
         return Ok(Error::CompilationFailed { failure });
     }
-    if let Some(message) = crate::error::program_failure_message(&text) {
+    if let Some(message) = crate::cli::classify::program_failure_message(&text) {
         return Ok(Error::ProgramFailed { message, failure });
     }
     if !observed.violations.is_empty() {

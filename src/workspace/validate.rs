@@ -226,6 +226,17 @@ pub fn validate_tag_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// Checks a value that goes to the CLI attached to its flag (`--flag=value`).
+pub(crate) fn check_flag_value(what: &str, v: &str) -> Result<()> {
+    if v.is_empty() || v.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            what,
+            format!("{v:?}: must be non-empty, with no control characters"),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

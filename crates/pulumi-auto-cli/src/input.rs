@@ -2,70 +2,16 @@
 //! and the stack name that confirms a destroy.
 //!
 //! Reads block, so they run on a blocking thread while the caller watches for Ctrl-C. A
-//! prompt with echo off records the terminal's settings first, so that an interrupt
-//! restores them before the tool exits ([`restore_terminal`]).
+//! prompt with echo off goes through [`crate::terminal`], so that an interrupt restores
+//! the terminal's settings before the tool exits.
 
-use std::io::{BufRead, IsTerminal, Write};
-use std::sync::Mutex;
+use std::io::{BufRead, Write};
 
-use nix::sys::termios::{LocalFlags, SetArg, Termios, tcgetattr, tcsetattr};
 use pulumi_auto::Secret;
 
 use crate::exit::Failure;
 use crate::interrupt::Interrupts;
-
-/// The terminal settings to put back if the tool exits during a prompt without echo.
-static SAVED_TERMINAL: Mutex<Option<Termios>> = Mutex::new(None);
-
-/// True when standard input is a terminal (a human can answer prompts).
-pub fn stdin_is_terminal() -> bool {
-    std::io::stdin().is_terminal()
-}
-
-/// The settings of stderr's terminal while a progress bar hides typing.
-static SAVED_TYPING: Mutex<Option<Termios>> = Mutex::new(None);
-
-/// Puts back the terminal settings a prompt without echo or a progress bar changed.
-pub fn restore_terminal() {
-    let saved = SAVED_TERMINAL.lock().ok().and_then(|mut g| g.take());
-    if let Some(t) = saved {
-        let _ = tcsetattr(std::io::stdin(), SetArg::TCSANOW, &t);
-        eprintln!();
-    }
-    show_typing();
-}
-
-/// Stops the terminal echoing what is typed (a `^C` included) while a progress bar is
-/// drawn on stderr: an echo moves the cursor under the bar, which then leaves stale
-/// copies of itself. [`show_typing`] (or [`restore_terminal`]) puts the echo back.
-pub fn hide_typing() {
-    let stderr = std::io::stderr();
-    if !stderr.is_terminal() {
-        return;
-    }
-    let Ok(original) = tcgetattr(&stderr) else {
-        return;
-    };
-    let Ok(mut saved) = SAVED_TYPING.lock() else {
-        return;
-    };
-    if saved.is_some() {
-        return;
-    }
-    let mut quiet = original.clone();
-    quiet.local_flags.remove(LocalFlags::ECHO);
-    if tcsetattr(&stderr, SetArg::TCSANOW, &quiet).is_ok() {
-        *saved = Some(original);
-    }
-}
-
-/// Puts back the echo [`hide_typing`] turned off.
-pub fn show_typing() {
-    let saved = SAVED_TYPING.lock().ok().and_then(|mut g| g.take());
-    if let Some(t) = saved {
-        let _ = tcsetattr(std::io::stderr(), SetArg::TCSANOW, &t);
-    }
-}
+use crate::terminal::{restore_terminal, stdin_is_terminal, without_echo};
 
 /// One line of stdin without its line ending; `None` at end of input.
 fn read_line() -> std::io::Result<Option<String>> {
@@ -84,21 +30,9 @@ fn read_line() -> std::io::Result<Option<String>> {
 
 /// Shows `prompt` on stderr and reads a line from the terminal with echo off.
 fn read_hidden(prompt: &str) -> std::io::Result<Option<String>> {
-    let stdin = std::io::stdin();
-    let original = tcgetattr(&stdin)?;
-    let mut quiet = original.clone();
-    quiet.local_flags.remove(LocalFlags::ECHO);
-    if let Ok(mut g) = SAVED_TERMINAL.lock() {
-        *g = Some(original.clone());
-    }
     eprint!("{prompt}");
     let _ = std::io::stderr().flush();
-    tcsetattr(&stdin, SetArg::TCSAFLUSH, &quiet)?;
-    let line = read_line();
-    let _ = tcsetattr(&stdin, SetArg::TCSAFLUSH, &original);
-    if let Ok(mut g) = SAVED_TERMINAL.lock() {
-        *g = None;
-    }
+    let line = without_echo(read_line);
     eprintln!();
     line
 }

@@ -22,6 +22,7 @@ use crate::report::Ui;
 /// The count of interrupts received so far.
 #[derive(Clone)]
 pub struct Interrupts {
+    /// The count, kept by the task that receives the signals.
     rx: watch::Receiver<u32>,
 }
 
@@ -138,10 +139,17 @@ fn live_children() -> usize {
         .count()
 }
 
-/// Waits until the tool has no live child, at most `limit`.
+/// Waits until the tool has no live child, at most `limit`. `/proc` is read on a blocking
+/// thread, off the runtime's workers.
 async fn wait_for_children(limit: Duration) {
     let end = tokio::time::Instant::now() + limit;
-    while live_children() > 0 && tokio::time::Instant::now() < end {
+    while tokio::time::Instant::now() < end {
+        let live = tokio::task::spawn_blocking(live_children)
+            .await
+            .unwrap_or(0);
+        if live == 0 {
+            break;
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

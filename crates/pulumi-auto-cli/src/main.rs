@@ -15,6 +15,10 @@
 //!
 //! Exit codes: 0 success, 1 failed, 2 usage or bad input, 3 destroy refused, 4 cancelled.
 //! `--help` says more; the README has the whole story.
+#![deny(missing_docs)]
+// Every item of the tool has its rustdoc, private ones included (`missing_docs` alone
+// checks only what a binary exports: nothing).
+#![deny(clippy::missing_docs_in_private_items)]
 
 mod args;
 mod commands;
@@ -22,6 +26,7 @@ mod exit;
 mod input;
 mod interrupt;
 mod report;
+mod terminal;
 
 use std::time::Duration;
 
@@ -101,7 +106,7 @@ fn report(
     let (exit, mut fields, error) = match result {
         Ok(fields) => (Exit::Ok, fields, None),
         Err(f) => {
-            input::restore_terminal();
+            terminal::restore_terminal();
             (f.exit, commands::Fields::new(), Some(ui.redact(&f.message)))
         }
     };

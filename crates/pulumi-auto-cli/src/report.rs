@@ -31,7 +31,9 @@ pub enum Mode {
 pub struct Ui {
     /// How progress is shown.
     pub mode: Mode,
+    /// The secret values no line may show.
     secrets: Arc<Mutex<Vec<Secret>>>,
+    /// The bar on show, if any: lines go above it.
     bar: Arc<Mutex<Option<ProgressBar>>>,
 }
 
@@ -106,6 +108,7 @@ impl Ui {
         }
     }
 
+    /// Runs `f` (which writes to the terminal) with the bar, if any, out of the way.
     fn suspend(&self, f: impl FnOnce()) {
         let bar = self.bar.lock().ok().and_then(|b| b.clone());
         match bar {
@@ -123,7 +126,7 @@ impl Ui {
                 b.set_style(style(SPINNER_TEMPLATE));
                 b.set_prefix(title.to_owned());
                 b.enable_steady_tick(Duration::from_millis(120));
-                crate::input::hide_typing();
+                crate::terminal::hide_typing();
                 if let Ok(mut g) = self.bar.lock() {
                     *g = Some(b.clone());
                 }
@@ -147,7 +150,7 @@ impl Ui {
         let bar = self.bar.lock().ok().and_then(|mut b| b.take());
         if let Some(b) = bar {
             b.finish_and_clear();
-            crate::input::show_typing();
+            crate::terminal::show_typing();
         }
     }
 }
@@ -159,6 +162,7 @@ const SPINNER_TEMPLATE: &str = "{spinner} {prefix} [{elapsed}] {msg}";
 /// The bar's look once resources are known: done / total and the step in flight.
 const BAR_TEMPLATE: &str = "{spinner} {prefix} [{elapsed}] [{bar:24}] {pos}/{len} {msg}";
 
+/// The bar's style for `template`.
 fn style(template: &str) -> ProgressStyle {
     ProgressStyle::with_template(template)
         .unwrap_or_else(|_| ProgressStyle::default_spinner())
@@ -168,8 +172,11 @@ fn style(template: &str) -> ProgressStyle {
 /// Shows one operation's events as they arrive.
 #[derive(Clone)]
 pub struct Reporter {
+    /// Where lines go.
     ui: Ui,
+    /// The operation's bar (on a terminal).
     bar: Option<ProgressBar>,
+    /// What the events so far add up to.
     progress: Arc<Mutex<Progress>>,
 }
 
@@ -195,6 +202,12 @@ fn done_text(op: &StepOp) -> String {
 }
 
 impl Reporter {
+    /// A callback for an operation's `on_event` that shows each event here.
+    pub fn callback(&self) -> impl Fn(&EngineEvent) + Send + Sync + 'static {
+        let rep = self.clone();
+        move |ev| rep.event(ev)
+    }
+
     /// Takes one engine event: prints it (JSON mode), or updates the bar and prints the
     /// lines worth a line.
     pub fn event(&self, ev: &EngineEvent) {

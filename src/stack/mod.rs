@@ -20,13 +20,16 @@
 //! # Ok(()) }
 //! ```
 
+mod lifecycle;
+
 use std::collections::BTreeMap;
 
 use crate::cli::Invocation;
+use crate::cli::classify::parse_error;
 use crate::error::{Error, Result};
 use crate::model;
 use crate::secret::Secret;
-use crate::workspace::{LocalWorkspace, parse_error, validate_config_key, validate_tag_name};
+use crate::workspace::{LocalWorkspace, validate_config_key, validate_tag_name};
 
 /// A config key, plain (`region`, `aws:region`) or a path into an object (`db.hosts[0]`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -518,9 +521,9 @@ impl Stack {
         deployment: &model::Deployment,
         approval: Option<&crate::DestroyApproval>,
     ) -> Result<()> {
-        let json = serde_json::to_string(deployment).map_err(|e| Error::Parse {
+        let json = deployment.to_json().map_err(|source| Error::Model {
             command: "stack import".into(),
-            reason: e.to_string(),
+            source,
         })?;
         match approval {
             Some(a) => self.check_removal_approval(a).await?,
@@ -550,12 +553,13 @@ impl Stack {
     /// [`force_cancel`](Self::force_cancel) deletes it anyway. Other backends' locks cannot
     /// be read here, and are deleted as the CLI does. One process.
     pub async fn cancel(&self) -> Result<()> {
-        if let Some(lock) = self
-            .file_locks()
-            .await?
-            .into_iter()
-            .find(|l| l.holder_running())
-        {
+        let locks = self.file_locks().await?;
+        // Whether a holder runs is read from /proc: on the blocking pool.
+        let running =
+            tokio::task::spawn_blocking(move || locks.into_iter().find(|l| l.holder_running()))
+                .await
+                .map_err(|e| Error::io("checking the locks' holders", std::io::Error::other(e)))?;
+        if let Some(lock) = running {
             return Err(Error::LockHolderRunning {
                 stack: self.name.clone(),
                 pid: lock.pid,
