@@ -139,14 +139,19 @@ async fn the_passphrase_is_in_no_environment_and_secrets_still_work() {
     }
     // The program's and the provider's own view of their environment.
     for file in ["env-program.json", "env-provider.json"] {
-        let text = env.read_file(file).unwrap_or_else(|| panic!("{file} missing"));
+        let text = env
+            .read_file(file)
+            .unwrap_or_else(|| panic!("{file} missing"));
         let vars: BTreeMap<String, String> = serde_json::from_str(&text).unwrap();
         let entries: Vec<String> = vars.iter().map(|(k, v)| format!("{k}={v}")).collect();
         assert_no_passphrase(file, &entries);
         assert_eq!(vars.get("PULUMI_AUTO_TEST_MARKER"), Some(&marker), "{file}");
     }
     // The secret was encrypted with the passphrase and decrypts with it.
-    assert_eq!(up.outputs["token"].value, serde_json::json!("the-token-value"));
+    assert_eq!(
+        up.outputs["token"].value,
+        serde_json::json!("the-token-value")
+    );
     assert!(up.outputs["token"].secret);
     let token = stack.get_config("token").await.unwrap();
     assert!(token.secret);
@@ -204,8 +209,15 @@ async fn nul_bytes_are_invalid_input_and_nothing_is_spawned() {
     let message = err.to_string();
     assert_eq!(named(err), "environment variable SOME_TOKEN");
     assert!(!message.contains("to\0ken"), "{message}");
-    assert_eq!(counting.lines(), Vec::<String>::new(), "a process was spawned");
+    assert_eq!(
+        counting.lines(),
+        Vec::<String>::new(),
+        "a process was spawned"
+    );
     // The stack is untouched and usable.
-    stack.set_config("token", Secret::new("s3cr3t")).await.unwrap();
+    stack
+        .set_config("token", Secret::new("s3cr3t"))
+        .await
+        .unwrap();
     assert_eq!(counting.lines().len(), 1, "{:?}", counting.lines());
 }

@@ -98,15 +98,24 @@ mod tests {
             "a sealed file took a write"
         );
         let mut again = String::new();
-        f.file.try_clone().unwrap().read_to_string(&mut again).unwrap();
+        f.file
+            .try_clone()
+            .unwrap()
+            .read_to_string(&mut again)
+            .unwrap();
         assert_eq!(again, "correct horse");
         // Close-on-exec: no child inherits it.
         let flags = fcntl(&f.file, FcntlArg::F_GETFD).unwrap();
-        assert!(nix::fcntl::FdFlag::from_bits_truncate(flags).contains(nix::fcntl::FdFlag::FD_CLOEXEC));
+        assert!(
+            nix::fcntl::FdFlag::from_bits_truncate(flags).contains(nix::fcntl::FdFlag::FD_CLOEXEC)
+        );
         assert!(proc_fds_reachable());
         let path = f.proc_path();
         drop(f);
-        assert!(std::fs::read(&path).is_err(), "the file outlived its holder");
+        assert!(
+            std::fs::read(&path).is_err(),
+            "the file outlived its holder"
+        );
     }
 
     #[test]

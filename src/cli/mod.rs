@@ -29,8 +29,8 @@ mod output;
 mod process;
 pub(crate) mod procfs;
 mod registry;
-mod watch;
 mod version;
+mod watch;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

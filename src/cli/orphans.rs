@@ -107,9 +107,9 @@ pub(crate) fn plan(names: &[Name], procs: &[Proc], me: ProcId, force: bool) -> P
     let by_pid: HashMap<i32, &Proc> = procs.iter().map(|p| (p.id.pid, p)).collect();
     let mut drivers: HashSet<ProcId> = names
         .iter()
-        .filter_map(|n| match n {
-            Name::Driver(d) => Some(*d),
-            Name::Session(e) => Some(e.driver),
+        .map(|n| match n {
+            Name::Driver(d) => *d,
+            Name::Session(e) => e.driver,
         })
         .filter(|d| live.contains(d))
         .collect();

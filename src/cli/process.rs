@@ -451,10 +451,11 @@ pub(crate) fn display_command(program: &str, args: &[String]) -> String {
 /// value of the flag before it, or its position.
 fn argument_name(args: &[String], i: usize) -> String {
     let a = &args[i];
-    if let Some((flag, _)) = a.split_once('=') {
-        if flag.starts_with("--") && !flag.contains('\0') {
-            return format!("`{flag}`");
-        }
+    if let Some((flag, _)) = a.split_once('=')
+        && flag.starts_with("--")
+        && !flag.contains('\0')
+    {
+        return format!("`{flag}`");
     }
     match i.checked_sub(1).map(|j| &args[j]) {
         Some(prev) if prev.starts_with('-') && !a.starts_with('-') && !prev.contains('\0') => {
@@ -510,7 +511,10 @@ fn effective_passphrase(
     base_env: &BTreeMap<String, Option<String>>,
     inv_env: &BTreeMap<String, Option<String>>,
 ) -> Option<String> {
-    match inv_env.get(PASSPHRASE_ENV).or_else(|| base_env.get(PASSPHRASE_ENV)) {
+    match inv_env
+        .get(PASSPHRASE_ENV)
+        .or_else(|| base_env.get(PASSPHRASE_ENV))
+    {
         Some(v) => v.clone(),
         None => std::env::var(PASSPHRASE_ENV).ok(),
     }
@@ -555,7 +559,12 @@ pub(crate) async fn run_raw(
     }
     args.extend(inv.args.iter().cloned());
     let secret_stdin = inv.stdin.as_ref().filter(|s| inv.redact.contains(s));
-    validate(&args, &[base_env, &inv.env], inv.cwd.as_deref(), secret_stdin)?;
+    validate(
+        &args,
+        &[base_env, &inv.env],
+        inv.cwd.as_deref(),
+        secret_stdin,
+    )?;
     let command = display_command("pulumi", &args);
     tracing::debug!(target: "pulumi_auto::cli", %command, "spawning");
 
@@ -771,13 +780,19 @@ mod tests {
         for (args, name) in [
             (&["up", "--message", "bad\0value"][..], "`--message`"),
             (&["up", "--exec-agent=bad\0value"][..], "`--exec-agent`"),
-            (&["up", "--yes", "x", "bad\0value"][..], "argument 4 of `pulumi`"),
+            (
+                &["up", "--yes", "x", "bad\0value"][..],
+                "argument 4 of `pulumi`",
+            ),
             (&["up", "-m", "bad\0value"][..], "`-m`"),
             (&["up", "--bad\0value"][..], "argument 2 of `pulumi`"),
         ] {
             let (w, reason) = what(validate(&strings(args), &[&none], None, None).unwrap_err());
             assert_eq!(w, name, "{args:?}");
-            assert!(!w.contains("value") && !reason.contains("value\0"), "{w} {reason}");
+            assert!(
+                !w.contains("value") && !reason.contains("value\0"),
+                "{w} {reason}"
+            );
             assert!(reason.contains("NUL"), "{reason}");
         }
         let mut env = BTreeMap::new();
@@ -787,7 +802,10 @@ mod tests {
         env.insert("TOKEN".to_owned(), Some("se\0cret".to_owned()));
         let (w, reason) = what(validate(&ok, &[&none, &env], None, None).unwrap_err());
         assert_eq!(w, "environment variable TOKEN");
-        assert!(!reason.contains("se") || !reason.contains("cret"), "{reason}");
+        assert!(
+            !reason.contains("se") || !reason.contains("cret"),
+            "{reason}"
+        );
         for bad in ["", "A=B", "A\0B"] {
             let mut env = BTreeMap::new();
             env.insert(bad.to_owned(), Some("v".to_owned()));
@@ -811,7 +829,10 @@ mod tests {
             effective_passphrase(&base, &inv).as_deref(),
             Some("from-workspace")
         );
-        inv.insert(PASSPHRASE_ENV.to_owned(), Some("from-invocation".to_owned()));
+        inv.insert(
+            PASSPHRASE_ENV.to_owned(),
+            Some("from-invocation".to_owned()),
+        );
         assert_eq!(
             effective_passphrase(&base, &inv).as_deref(),
             Some("from-invocation")
@@ -830,7 +851,9 @@ mod tests {
             .map(|(k, v)| (k.to_owned(), v.map(|v| v.to_owned())))
             .collect();
         assert_eq!(envs.get(std::ffi::OsStr::new(PASSPHRASE_ENV)), Some(&None));
-        let path = envs[std::ffi::OsStr::new(PASSPHRASE_FILE_ENV)].clone().unwrap();
+        let path = envs[std::ffi::OsStr::new(PASSPHRASE_FILE_ENV)]
+            .clone()
+            .unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "correct horse");
         drop(file);
         let mut cmd = Command::new("true");

@@ -126,10 +126,8 @@ pub(crate) fn dir() -> Option<&'static Path> {
             .filter(|d| d.is_absolute() && d.is_dir());
         let dir = match base {
             Some(base) => base.join("pulumi-auto"),
-            None => std::env::temp_dir().join(format!(
-                "pulumi-auto-{}",
-                nix::unistd::geteuid().as_raw()
-            )),
+            None => std::env::temp_dir()
+                .join(format!("pulumi-auto-{}", nix::unistd::geteuid().as_raw())),
         };
         private_dir(dir)
     })
@@ -161,10 +159,10 @@ fn create(path: &Path) -> std::io::Result<()> {
 fn mark_driver(dir: &Path, driver: ProcId, alive: impl Fn(ProcId) -> bool) {
     static MARKED: OnceLock<()> = OnceLock::new();
     MARKED.get_or_init(|| {
-        if let Err(e) = create(&dir.join(marker_name(driver))) {
-            if e.kind() != std::io::ErrorKind::AlreadyExists {
-                tracing::debug!(target: "pulumi_auto::cli", error = %e, "could not mark this process as a driver");
-            }
+        if let Err(e) = create(&dir.join(marker_name(driver)))
+            && e.kind() != std::io::ErrorKind::AlreadyExists
+        {
+            tracing::debug!(target: "pulumi_auto::cli", error = %e, "could not mark this process as a driver");
         }
         sweep_markers(dir, driver, alive);
     });
@@ -173,17 +171,22 @@ fn mark_driver(dir: &Path, driver: ProcId, alive: impl Fn(ProcId) -> bool) {
 /// Removes the markers of drivers other than `me` that are gone.
 fn sweep_markers(dir: &Path, me: ProcId, alive: impl Fn(ProcId) -> bool) {
     for name in list() {
-        if let Name::Driver(d) = name {
-            if d != me && !alive(d) {
-                let _ = std::fs::remove_file(dir.join(marker_name(d)));
-            }
+        if let Name::Driver(d) = name
+            && d != me
+            && !alive(d)
+        {
+            let _ = std::fs::remove_file(dir.join(marker_name(d)));
         }
     }
 }
 
 /// Records that `driver` (this process) spawned `cli` (best effort: `None` when it cannot
 /// be written).
-pub(crate) fn record(driver: ProcId, cli: ProcId, alive: impl Fn(ProcId) -> bool) -> Option<Record> {
+pub(crate) fn record(
+    driver: ProcId,
+    cli: ProcId,
+    alive: impl Fn(ProcId) -> bool,
+) -> Option<Record> {
     let dir = dir()?;
     mark_driver(dir, driver, alive);
     let path = dir.join(record_name(&Entry { driver, cli }));
@@ -224,7 +227,10 @@ mod tests {
     #[test]
     fn names_round_trip_and_garbage_is_ignored() {
         let e = Entry {
-            driver: ProcId { pid: 12, start: 345 },
+            driver: ProcId {
+                pid: 12,
+                start: 345,
+            },
             cli: ProcId {
                 pid: 678,
                 start: 9012,
@@ -234,10 +240,20 @@ mod tests {
         assert_eq!(parse_name("12-345.678-9012"), Some(Name::Session(e)));
         assert_eq!(
             parse_name("12-345.driver"),
-            Some(Name::Driver(ProcId { pid: 12, start: 345 }))
+            Some(Name::Driver(ProcId {
+                pid: 12,
+                start: 345
+            }))
         );
         for bad in [
-            "", "12-345", "12-345.678", "a-1.2-3", "0-1.2-3", "-1-1.2-3", "1-2.3-x", "1-2.drivers",
+            "",
+            "12-345",
+            "12-345.678",
+            "a-1.2-3",
+            "0-1.2-3",
+            "-1-1.2-3",
+            "1-2.3-x",
+            "1-2.drivers",
         ] {
             assert_eq!(parse_name(bad), None, "{bad:?}");
         }
@@ -283,7 +299,10 @@ mod tests {
         std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).unwrap();
         assert_eq!(private_dir(open), None);
         let target = tmp.path().join("target");
-        std::fs::DirBuilder::new().mode(0o700).create(&target).unwrap();
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&target)
+            .unwrap();
         let link = tmp.path().join("link");
         std::os::unix::fs::symlink(&target, &link).unwrap();
         assert_eq!(private_dir(link), None);

@@ -57,7 +57,11 @@ pub(crate) fn arm(cli_pid: u32) -> Option<Watch> {
         .kill_on_drop(true);
     // SAFETY: setsid is an async-signal-safe system call that touches no memory.
     unsafe {
-        cmd.pre_exec(|| nix::unistd::setsid().map(drop).map_err(std::io::Error::from));
+        cmd.pre_exec(|| {
+            nix::unistd::setsid()
+                .map(drop)
+                .map_err(std::io::Error::from)
+        });
     }
     match cmd.spawn() {
         Ok(watcher) => Some(Watch {

@@ -70,10 +70,7 @@ fn libc_sigint() -> u32 {
 
 /// Polls `cond` until it holds (then the moment it did), or the child exits or two
 /// minutes pass (`None`).
-async fn wait_for(
-    child: &mut tokio::process::Child,
-    cond: impl Fn() -> bool,
-) -> Option<Instant> {
+async fn wait_for(child: &mut tokio::process::Child, cond: impl Fn() -> bool) -> Option<Instant> {
     let t = Instant::now();
     while t.elapsed() < Duration::from_secs(120) {
         if cond() {
@@ -160,14 +157,15 @@ async fn killing_the_driver_at_random_moments_never_breaks_the_stack() {
         let from = match trial % 5 {
             4 => Some(started),
             3 => wait_for(&mut child, || cli_of_up(&marker).is_some()).await,
-            _ => wait_for(&mut child, || cli_of_up(&marker).is_some_and(|pid| in_engine(pid))).await,
+            _ => wait_for(&mut child, || cli_of_up(&marker).is_some_and(in_engine)).await,
         };
         let span = match trial % 5 {
             4 => 1500,
             3 => 3000,
             _ => 1500 + 1000 * delay.parse::<u64>().unwrap(),
         };
-        let kill_at = from.unwrap_or_else(Instant::now) + Duration::from_millis(rng.between(0, span));
+        let kill_at =
+            from.unwrap_or_else(Instant::now) + Duration::from_millis(rng.between(0, span));
         let kill_after = kill_at.duration_since(started);
         let finished = tokio::time::timeout(
             kill_at.saturating_duration_since(Instant::now()),
