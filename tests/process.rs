@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use common::{CountingCli, PASSPHRASE, TestEnv};
 use pulumi_auto::ops::UpOptions;
-use pulumi_auto::{Error, Secret};
+use pulumi_auto::cli::Invocation;
+use pulumi_auto::{Error, LocalWorkspace, Secret};
 
 /// A blocking thread of the runtime polls the start of an `up` (so the CLI is forked from
 /// that thread), then the `up` goes on elsewhere and the thread retires (idle timeout).
@@ -198,17 +199,30 @@ async fn nul_bytes_are_invalid_input_and_nothing_is_spawned() {
         .unwrap_err();
     let what = named(err);
     assert!(!what.contains("s3"), "{what}");
-    // An environment value the workspace was given.
-    let ws2 = env
-        .workspace_with(|b| {
-            b.env("SOME_TOKEN", "to\0ken")
-                .pulumi_command(ws.pulumi().clone())
-        })
-        .await;
-    let err = ws2.list_stacks().await.unwrap_err();
+    // An environment value the workspace is given is refused when it is built; one given
+    // to a raw invocation, when it is run; and so is a working directory with a NUL.
+    let err = LocalWorkspace::builder(&env.program)
+        .env("SOME_TOKEN", "to\0ken")
+        .pulumi_command(ws.pulumi().clone())
+        .build()
+        .await
+        .unwrap_err();
+    assert!(!err.to_string().contains("to\0ken"), "{err}");
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+    let err = ws
+        .pulumi()
+        .run(Invocation::new(["whoami"]).env("SOME_TOKEN", "to\0ken"))
+        .await
+        .unwrap_err();
     let message = err.to_string();
     assert_eq!(named(err), "environment variable SOME_TOKEN");
     assert!(!message.contains("to\0ken"), "{message}");
+    let err = ws
+        .pulumi()
+        .run(Invocation::new(["whoami"]).cwd("/tmp/a\0b"))
+        .await
+        .unwrap_err();
+    assert_eq!(named(err), "working directory");
     assert_eq!(
         counting.lines(),
         Vec::<String>::new(),
