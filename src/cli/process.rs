@@ -546,12 +546,24 @@ fn passphrase_file(cmd: &mut Command, passphrase: Option<&str>) -> Option<Sealed
     }
 }
 
-/// Runs `program` with the invocation; returns its output whatever the exit code.
-pub(crate) async fn run_raw(
+/// A CLI run ready to spawn: the command, how it is shown, the sealed files it reads
+/// (passphrase, stdin) and the files its output goes to.
+struct Prepared {
+    cmd: Command,
+    command: String,
+    files: Vec<SealedFile>,
+    out: Capture,
+    err: Capture,
+}
+
+/// Validates the invocation and builds its command: arguments, environment (with the
+/// passphrase moved to a sealed file), stdin, output files and the child's own session.
+/// Pure setup: nothing is spawned.
+fn prepare(
     program: &std::path::Path,
     base_env: &BTreeMap<String, Option<String>>,
-    inv: Invocation,
-) -> Result<CommandOutput> {
+    inv: &Invocation,
+) -> Result<Prepared> {
     // First, so that it is a flag even when the arguments end with `-- KEY`.
     let mut args = Vec::with_capacity(inv.args.len() + 1);
     if !inv.args.iter().any(|a| a == "--non-interactive") {
@@ -566,25 +578,13 @@ pub(crate) async fn run_raw(
         secret_stdin,
     )?;
     let command = display_command("pulumi", &args);
-    tracing::debug!(target: "pulumi_auto::cli", %command, "spawning");
 
     let mut cmd = Command::new(program);
     cmd.args(&args);
     if let Some(dir) = &inv.cwd {
         cmd.current_dir(dir);
     }
-    // Inherited PULUMI_OPTION_* variables would silently add flags to every command.
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("PULUMI_OPTION_") {
-            cmd.env_remove(&key);
-        }
-    }
-    for (k, v) in base_env.iter().chain(inv.env.iter()) {
-        match v {
-            Some(v) => cmd.env(k, v),
-            None => cmd.env_remove(k),
-        };
-    }
+    apply_env(&mut cmd, base_env, &inv.env);
     let mut files = Vec::new();
     files.extend(passphrase_file(
         &mut cmd,
@@ -622,7 +622,50 @@ pub(crate) async fn run_raw(
             Ok(())
         });
     }
+    Ok(Prepared {
+        cmd,
+        command,
+        files,
+        out,
+        err,
+    })
+}
 
+/// The child's environment: the base environment, then the invocation's (`None` removes
+/// a variable), and no inherited `PULUMI_OPTION_*` variable, which would silently add
+/// flags to every command.
+fn apply_env(
+    cmd: &mut Command,
+    base_env: &BTreeMap<String, Option<String>>,
+    inv_env: &BTreeMap<String, Option<String>>,
+) {
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("PULUMI_OPTION_") {
+            cmd.env_remove(&key);
+        }
+    }
+    for (k, v) in base_env.iter().chain(inv_env.iter()) {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+}
+
+/// Runs `program` with the invocation; returns its output whatever the exit code.
+pub(crate) async fn run_raw(
+    program: &std::path::Path,
+    base_env: &BTreeMap<String, Option<String>>,
+    inv: Invocation,
+) -> Result<CommandOutput> {
+    let Prepared {
+        mut cmd,
+        command,
+        files,
+        out,
+        err,
+    } = prepare(program, base_env, &inv)?;
+    tracing::debug!(target: "pulumi_auto::cli", %command, "spawning");
     let child = cmd
         .spawn()
         .map_err(|e| Error::io(format!("could not start {}", program.display()), e))?;
@@ -648,19 +691,7 @@ pub(crate) async fn run_raw(
     ));
     let stderr_task = tokio::spawn(err.follow(STDERR_KEEP, inv.on_stderr.clone(), exited));
 
-    let token = inv.cancel.clone().unwrap_or_default();
-    let deadline = async {
-        match inv.timeout {
-            Some(t) => tokio::time::sleep(t).await,
-            None => std::future::pending().await,
-        }
-    };
-    let mut cancelled = false;
-    let status = tokio::select! {
-        status = running.child().wait() => status,
-        _ = token.cancelled() => { cancelled = true; stop(running.child(), pid, &inv.cancel_policy).await }
-        _ = deadline => { cancelled = true; stop(running.child(), pid, &inv.cancel_policy).await }
-    };
+    let (status, cancelled) = wait_or_stop(&mut running, pid, &inv).await;
     // Anything left in the session outlived the CLI: end it; then the output readers take
     // what was written and stop.
     running.finish();
@@ -676,6 +707,27 @@ pub(crate) async fn run_raw(
         command,
         cancelled,
     })
+}
+
+/// Waits for the CLI to exit, or stops it gracefully when the invocation is cancelled or
+/// its timeout passes; `true` with the status when it was stopped.
+async fn wait_or_stop(
+    running: &mut Running,
+    pid: Option<Pid>,
+    inv: &Invocation,
+) -> (std::io::Result<std::process::ExitStatus>, bool) {
+    let token = inv.cancel.clone().unwrap_or_default();
+    let deadline = async {
+        match inv.timeout {
+            Some(t) => tokio::time::sleep(t).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        status = running.child().wait() => (status, false),
+        _ = token.cancelled() => (stop(running.child(), pid, &inv.cancel_policy).await, true),
+        _ = deadline => (stop(running.child(), pid, &inv.cancel_policy).await, true),
+    }
 }
 
 /// Graceful stop: SIGTERM to pulumi, a second SIGTERM after the grace period, then
