@@ -155,7 +155,7 @@ async fn dropping_an_operation_cancels_it_and_leaves_no_process_and_no_lock() {
     );
     op.abort();
     let _ = op.await;
-    // The dropped operation is cancelled as a cancel token would: SIGINT, the engine
+    // The dropped operation is cancelled as a cancel token would: SIGTERM, the engine
     // finishes the steps in flight, records them and exits.
     let left = common::wait_until_gone_within(&marker, std::time::Duration::from_secs(60)).await;
     assert!(left.is_empty(), "processes survived the drop: {left:?}");

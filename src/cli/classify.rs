@@ -184,7 +184,11 @@ pub(crate) fn classify(failure: CommandFailure, stack: Option<&str>) -> Error {
             failure,
         };
     }
-    if both.contains("update canceled") || both.contains("^C received") {
+    // The first cancel signal's notice: Ctrl-C's, or the SIGTERM this crate sends.
+    if both.contains("update canceled")
+        || both.contains("^C received")
+        || both.contains("SIGTERM received")
+    {
         return Error::Cancelled {
             failure: Some(failure),
         };
@@ -449,6 +453,11 @@ mod tests {
         ));
         assert!(matches!(
             classify(failure(8, "", ""), None),
+            Error::Cancelled { .. }
+        ));
+        let notice = "SIGTERM received; cancelling. If you would like to terminate immediately, send SIGTERM again.";
+        assert!(matches!(
+            classify(failure(1, "", notice), None),
             Error::Cancelled { .. }
         ));
     }

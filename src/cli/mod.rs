@@ -23,10 +23,14 @@
 //! ```
 
 pub(crate) mod classify;
+mod memfile;
 pub mod orphans;
+mod output;
 mod process;
 pub(crate) mod procfs;
+mod registry;
 mod version;
+mod watch;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

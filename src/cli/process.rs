@@ -1,23 +1,42 @@
 //! Spawning one `pulumi` process: the only place in the crate that starts a process.
 //!
-//! The child leads a session of its own (`setsid`), with stdin closed unless a secret is
-//! fed to it, stdout and stderr read concurrently line by line (so a chatty stream cannot
-//! deadlock it) into bounded buffers and caller callbacks. Cancelling sends SIGINT to
-//! `pulumi`, a second SIGINT after a grace period, then SIGKILL to everything left in its
-//! session. Dropping the future cancels the same way: the stop goes on in a task of its own
-//! on the current tokio runtime (or, without one, or when the runtime shuts down, the
-//! session is killed at once). When the command ends, whatever is left of its session (a
-//! plugin that outlived the CLI) is killed too.
+//! The child leads a session of its own (`setsid`). Its stdin is a sealed in-memory file
+//! holding what is fed to it (a secret, a deployment), complete before it starts, or
+//! nothing; its stdout and stderr are anonymous files read as they grow (see
+//! `output.rs`), line by line, into bounded buffers and caller callbacks. Cancelling
+//! sends `pulumi` SIGTERM (inside the engine: the engine stops scheduling steps, finishes
+//! and records the ones in flight, releases the lock), a second SIGTERM after a grace
+//! period (the engine terminates), then SIGKILL to everything left in its session.
+//! Dropping the future cancels the same way: the stop goes on in a task of its own on the
+//! current tokio runtime (or, without one, or when the runtime shuts down, the session is
+//! killed at once). When the command ends, whatever is left of its session (a plugin that
+//! outlived the CLI) is killed too.
 //!
 //! If the process driving the CLI dies without a chance to cancel (SIGKILL, a crash), the
-//! kernel sends `pulumi` a SIGINT (Linux's parent-death signal): the engine cancels as on
-//! Ctrl-C, records what it did, releases the stack's lock and stops its plugins, so no
-//! process is orphaned and the stack is not left locked. For that the CLI starts with
-//! SIGPIPE ignored: its output pipes break when the driver dies, and a Go program that
-//! writes to a broken pipe otherwise dies at once. What still escapes (a plugin the
-//! engine was starting when it stopped) is found and killed by
-//! [`reap_orphans`](super::reap_orphans). The signal follows the thread
-//! that spawned the CLI: tokio's worker threads live as long as their runtime.
+//! CLI gets one SIGINT from a watcher (see `watch.rs`: not Linux's parent-death signal,
+//! which follows threads and comes again each time the CLI is re-parented; pulumi takes a
+//! second SIGINT as "terminate now"). The CLI starts with SIGINT ignored: a Go program
+//! keeps an inherited SIG_IGN for SIGINT except while it listens for the signal, and
+//! pulumi listens only inside the engine's cancellation scope. So the driver's death
+//! lands one of two ways, and neither leaves the stack locked:
+//! - inside the engine: a graceful cancel, as on Ctrl-C: the steps in flight finish and
+//!   are recorded, the lock is released, the plugins are stopped;
+//! - anywhere else (starting up, loading the program's plugins, taking the lock, or after
+//!   the engine, while the state and history are saved and the lock released): ignored,
+//!   and the command runs to its end. A SIGINT there would kill pulumi on the spot,
+//!   holding the lock if it had it.
+//!
+//! Nothing the CLI needs can break when the driver is gone: its output goes to files, not
+//! pipes (a Go program writing to a broken stdout or stderr pipe dies of SIGPIPE
+//! whatever its disposition), its input is already whole, and the passphrase it reads is
+//! read before the engine starts. What still escapes (a plugin the engine was starting
+//! when it stopped) is found and killed by [`reap_orphans`](super::reap_orphans), which
+//! knows the driver's sessions from the record it leaves (see `registry.rs`).
+//!
+//! The passphrase never goes in the CLI's environment, where every plugin, language host
+//! and program would inherit it: an effective `PULUMI_CONFIG_PASSPHRASE` (set by the
+//! workspace, the invocation or inherited) becomes `PULUMI_CONFIG_PASSPHRASE_FILE`
+//! naming a sealed in-memory file of the driver (see `memfile.rs`).
 //!
 //! Why a session and not a process group: pulumi starts every plugin (language host,
 //! providers) in a process group of its own, so killing the CLI's group would miss them.
@@ -25,38 +44,41 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Arc;
 use std::time::Duration;
 
-use nix::sys::signal::{Signal, kill, killpg};
+use nix::sys::signal::{SigHandler, Signal, kill, signal};
 use nix::unistd::Pid;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
+use super::memfile::{self, SealedFile};
+use super::output::Capture;
+use super::registry::{self, ProcId, Record};
+use super::watch::{self, Watch};
+use super::{orphans, procfs};
 use crate::error::{CommandFailure, Error, Result};
 use crate::secret::{Secret, redact};
 
-/// A callback that receives each line of a stream (without its newline).
-pub type LineCallback = Arc<dyn Fn(&str) + Send + Sync>;
+pub use super::output::LineCallback;
 
 /// How much of stderr is kept (the tail); stdout's bound is [`Invocation::max_stdout`].
 const STDERR_KEEP: usize = 1024 * 1024;
 /// How much of each stream a [`CommandFailure`] carries.
 const FAILURE_TAIL: usize = 8 * 1024;
-/// After the CLI has exited, how long its output pipes may stay open (held by an escaped
-/// grandchild) before reading them is abandoned.
-const PIPE_DRAIN: Duration = Duration::from_secs(5);
+/// The variable pulumi reads the passphrase from.
+const PASSPHRASE_ENV: &str = "PULUMI_CONFIG_PASSPHRASE";
+/// The variable naming a file pulumi reads the passphrase from.
+const PASSPHRASE_FILE_ENV: &str = "PULUMI_CONFIG_PASSPHRASE_FILE";
 
 /// How a running command is stopped when it is cancelled or times out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CancelPolicy {
-    /// How long after the first SIGINT (graceful: the engine stops scheduling new steps
-    /// and finishes the ones in flight) a second SIGINT is sent (the engine terminates).
+    /// How long after the first SIGTERM (graceful: the engine stops scheduling new steps
+    /// and finishes the ones in flight) a second SIGTERM is sent (the engine terminates).
     pub grace: Duration,
-    /// How long after the second SIGINT the whole process group is killed.
+    /// How long after the second SIGTERM the CLI's whole session is killed.
     pub kill_after: Duration,
 }
 
@@ -252,33 +274,6 @@ impl CommandOutput {
     }
 }
 
-/// A bounded text buffer that keeps the tail.
-struct Tail {
-    text: String,
-    max: usize,
-}
-
-impl Tail {
-    fn new(max: usize) -> Self {
-        Tail {
-            text: String::new(),
-            max,
-        }
-    }
-
-    fn push_line(&mut self, line: &str) {
-        self.text.push_str(line);
-        self.text.push('\n');
-        if self.text.len() > self.max {
-            let mut cut = self.text.len() - self.max;
-            while !self.text.is_char_boundary(cut) {
-                cut += 1;
-            }
-            self.text.drain(..cut);
-        }
-    }
-}
-
 fn tail(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
@@ -290,75 +285,104 @@ fn tail(s: &str, max: usize) -> &str {
     &s[cut..]
 }
 
-/// Reads a stream line by line into a bounded tail, calling `cb` on each line.
-async fn pump<R: AsyncRead + Unpin>(reader: R, max: usize, cb: Option<LineCallback>) -> String {
-    let mut reader = BufReader::new(reader);
-    let mut buf = Vec::new();
-    let mut out = Tail::new(max);
-    loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {
-                if buf.last() == Some(&b'\n') {
-                    buf.pop();
-                }
-                if buf.last() == Some(&b'\r') {
-                    buf.pop();
-                }
-                let line = String::from_utf8_lossy(&buf);
-                if let Some(cb) = &cb {
-                    cb(&line);
-                }
-                out.push_line(&line);
-            }
-        }
-    }
-    out.text
-}
-
-/// The live processes of session `sid`.
-fn session_members(sid: Pid) -> Vec<Pid> {
-    super::procfs::pids()
-        .filter(|&pid| {
-            super::procfs::stat(pid).is_some_and(|s| !s.zombie && s.session == sid.as_raw())
+/// The live processes of session `sid`, with their start times.
+fn session_members(sid: i32) -> Vec<ProcId> {
+    procfs::pids()
+        .filter_map(|pid| {
+            let s = procfs::stat(pid)?;
+            (!s.zombie && s.session == sid).then_some(ProcId {
+                pid,
+                start: s.start_time,
+            })
         })
-        .map(Pid::from_raw)
         .collect()
 }
 
-/// SIGKILL to every process of the session led by `sid` (a few passes, for processes
-/// forked while the first pass ran).
-pub(crate) fn kill_session(sid: Pid) {
-    let _ = killpg(sid, Signal::SIGKILL);
-    for _ in 0..3 {
+/// SIGKILL to every process of the session `sid` (a few passes, for processes forked
+/// while the first pass ran). A process is in it only while its session exists, and a
+/// session's id is not given to a new process while any member lives, so the scan finds
+/// the session's processes; each is signalled through a pidfd after checking its start
+/// time (see [`procfs::signal_exact`]), so one that exited meanwhile and whose pid was
+/// reused is not hit.
+pub(crate) fn kill_session(sid: i32) {
+    for _ in 0..4 {
         let members = session_members(sid);
         if members.is_empty() {
             return;
         }
-        for pid in members {
-            let _ = kill(pid, Signal::SIGKILL);
+        for m in members {
+            procfs::signal_exact(m.pid, m.start, Signal::SIGKILL);
         }
     }
 }
 
-/// Kills the command's whole session when dropped while armed: a command whose future is
-/// dropped must leave no process behind.
+/// One CLI's session: killed when the command ends or its future is dropped, so that
+/// nothing of it is left behind; then its record in the registry is removed.
 struct SessionGuard {
-    sid: Option<Pid>,
+    sid: Option<i32>,
+    record: Option<Record>,
 }
 
 impl SessionGuard {
+    /// Records the session of a CLI just spawned.
+    fn of(child: &tokio::process::Child) -> SessionGuard {
+        let Some(pid) = child.id().map(|p| p as i32) else {
+            return SessionGuard {
+                sid: None,
+                record: None,
+            };
+        };
+        // Our child, not yet waited for: its pid cannot have been reused.
+        let record = procfs::stat(pid).and_then(|s| {
+            registry::record(
+                orphans::me(),
+                ProcId {
+                    pid,
+                    start: s.start_time,
+                },
+                orphans::alive,
+            )
+        });
+        SessionGuard {
+            sid: Some(pid),
+            record,
+        }
+    }
+
     fn kill(&mut self) {
         if let Some(sid) = self.sid.take() {
             kill_session(sid);
         }
+        self.record = None;
     }
 }
 
 impl Drop for SessionGuard {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// Everything that must end with the command, whichever way it ends: the rest of its
+/// session is killed, the readers of its output are told it exited, the files it reads
+/// (its stdin, its passphrase) are closed and its watcher is stopped.
+struct Ending {
+    session: SessionGuard,
+    exited: CancellationToken,
+    _files: Vec<SealedFile>,
+    _watch: Option<Watch>,
+}
+
+impl Ending {
+    fn now(&mut self) {
+        self.session.kill();
+        self.exited.cancel();
+    }
+}
+
+impl Drop for Ending {
+    fn drop(&mut self) {
+        self.now();
     }
 }
 
@@ -370,7 +394,7 @@ struct Running {
     child: Option<tokio::process::Child>,
     pid: Option<Pid>,
     policy: CancelPolicy,
-    session: SessionGuard,
+    ending: Option<Ending>,
 }
 
 impl Running {
@@ -384,7 +408,7 @@ impl Running {
 
     /// The command ended (or was stopped): nothing to do on drop but end its leftovers.
     fn finish(&mut self) {
-        self.session.kill();
+        self.ending = None;
         self.child = None;
     }
 }
@@ -395,18 +419,16 @@ impl Drop for Running {
             return;
         };
         let Ok(handle) = tokio::runtime::Handle::try_current() else {
-            return; // `self.session` kills the session
+            return; // `self.ending` kills the session
         };
-        // The task owns the session guard: if the runtime drops the task unrun or halfway,
-        // the guard kills the session.
-        let mut session = SessionGuard {
-            sid: self.session.sid.take(),
-        };
+        // The task owns what must end with the command: if the runtime drops the task
+        // unrun or halfway, dropping it kills the session.
+        let ending = self.ending.take();
         let policy = self.policy;
         tracing::info!(target: "pulumi_auto::cli", pid = pid.as_raw(), "operation dropped: cancelling the CLI");
         handle.spawn(async move {
             let _ = stop(&mut child, Some(pid), &policy).await;
-            session.kill();
+            drop(ending);
         });
     }
 }
@@ -425,121 +447,258 @@ pub(crate) fn display_command(program: &str, args: &[String]) -> String {
     s
 }
 
-/// Runs `program` with the invocation; returns its output whatever the exit code.
-pub(crate) async fn run_raw(
+/// How to name argument `i` in an error, without showing it: `--flag` for `--flag=…`, the
+/// value of the flag before it, or its position.
+fn argument_name(args: &[String], i: usize) -> String {
+    let a = &args[i];
+    if let Some((flag, _)) = a.split_once('=')
+        && flag.starts_with("--")
+        && !flag.contains('\0')
+    {
+        return format!("`{flag}`");
+    }
+    match i.checked_sub(1).map(|j| &args[j]) {
+        Some(prev) if prev.starts_with('-') && !a.starts_with('-') && !prev.contains('\0') => {
+            format!("`{prev}`")
+        }
+        _ => format!("argument {} of `pulumi`", i + 1),
+    }
+}
+
+/// Refuses, before anything is spawned, what no process can be given: a NUL byte in an
+/// argument, an environment variable's name or value, the working directory or a secret
+/// fed on stdin, and a variable name that is empty or holds `=`. The errors name the bad
+/// part, never a value.
+pub(crate) fn validate(
+    args: &[String],
+    env: &[&BTreeMap<String, Option<String>>],
+    cwd: Option<&Path>,
+    stdin_secret: Option<&Secret>,
+) -> Result<()> {
+    const NUL: &str = "contains a NUL byte, which no process can be given";
+    if let Some(i) = args.iter().position(|a| a.contains('\0')) {
+        return Err(Error::invalid(argument_name(args, i), NUL));
+    }
+    for (key, value) in env.iter().flat_map(|m| m.iter()) {
+        if key.is_empty() || key.contains('=') || key.contains('\0') {
+            return Err(Error::invalid(
+                "environment variable name",
+                format!("{key:?} is not a valid name (empty, or holding `=` or a NUL byte)"),
+            ));
+        }
+        if value.as_deref().is_some_and(|v| v.contains('\0')) {
+            return Err(Error::invalid(
+                format!("environment variable {key}"),
+                format!("its value {NUL}"),
+            ));
+        }
+    }
+    if cwd.is_some_and(|d| {
+        use std::os::unix::ffi::OsStrExt;
+        d.as_os_str().as_bytes().contains(&0)
+    }) {
+        return Err(Error::invalid("working directory", NUL));
+    }
+    if stdin_secret.is_some_and(|s| s.expose().contains('\0')) {
+        return Err(Error::invalid("secret value", NUL));
+    }
+    Ok(())
+}
+
+/// The passphrase the child would see: set (or removed) by the invocation, else by the
+/// base environment, else inherited.
+fn effective_passphrase(
+    base_env: &BTreeMap<String, Option<String>>,
+    inv_env: &BTreeMap<String, Option<String>>,
+) -> Option<String> {
+    match inv_env
+        .get(PASSPHRASE_ENV)
+        .or_else(|| base_env.get(PASSPHRASE_ENV))
+    {
+        Some(v) => v.clone(),
+        None => std::env::var(PASSPHRASE_ENV).ok(),
+    }
+}
+
+/// Moves the passphrase out of the child's environment into a sealed file the child
+/// reads (see the module docs); `None` when it stays where it was: no passphrase, one
+/// that reading a file would change, or no way to expose the file.
+fn passphrase_file(cmd: &mut Command, passphrase: Option<&str>) -> Option<SealedFile> {
+    let p = passphrase?;
+    if !memfile::survives_file(p) {
+        tracing::debug!(target: "pulumi_auto::cli", "the passphrase has white space at an end, which the CLI strips from a file: it stays in PULUMI_CONFIG_PASSPHRASE");
+        return None;
+    }
+    if !memfile::proc_fds_reachable() {
+        tracing::debug!(target: "pulumi_auto::cli", "this process's descriptors cannot be opened through /proc: the passphrase stays in PULUMI_CONFIG_PASSPHRASE");
+        return None;
+    }
+    match SealedFile::new("pulumi-auto-passphrase", p.as_bytes()) {
+        Ok(file) => {
+            cmd.env_remove(PASSPHRASE_ENV)
+                .env(PASSPHRASE_FILE_ENV, file.proc_path());
+            Some(file)
+        }
+        Err(e) => {
+            tracing::debug!(target: "pulumi_auto::cli", error = %e, "no in-memory file for the passphrase: it stays in PULUMI_CONFIG_PASSPHRASE");
+            None
+        }
+    }
+}
+
+/// A CLI run ready to spawn: the command, how it is shown, the sealed files it reads
+/// (passphrase, stdin) and the files its output goes to.
+struct Prepared {
+    cmd: Command,
+    command: String,
+    files: Vec<SealedFile>,
+    out: Capture,
+    err: Capture,
+}
+
+/// Validates the invocation and builds its command: arguments, environment (with the
+/// passphrase moved to a sealed file), stdin, output files and the child's own session.
+/// Pure setup: nothing is spawned.
+fn prepare(
     program: &std::path::Path,
     base_env: &BTreeMap<String, Option<String>>,
-    inv: Invocation,
-) -> Result<CommandOutput> {
+    inv: &Invocation,
+) -> Result<Prepared> {
     // First, so that it is a flag even when the arguments end with `-- KEY`.
     let mut args = Vec::with_capacity(inv.args.len() + 1);
     if !inv.args.iter().any(|a| a == "--non-interactive") {
         args.push("--non-interactive".to_owned());
     }
     args.extend(inv.args.iter().cloned());
+    let secret_stdin = inv.stdin.as_ref().filter(|s| inv.redact.contains(s));
+    validate(
+        &args,
+        &[base_env, &inv.env],
+        inv.cwd.as_deref(),
+        secret_stdin,
+    )?;
     let command = display_command("pulumi", &args);
-    tracing::debug!(target: "pulumi_auto::cli", %command, "spawning");
 
     let mut cmd = Command::new(program);
     cmd.args(&args);
     if let Some(dir) = &inv.cwd {
         cmd.current_dir(dir);
     }
-    // Inherited PULUMI_OPTION_* variables would silently add flags to every command.
+    apply_env(&mut cmd, base_env, &inv.env);
+    let mut files = Vec::new();
+    files.extend(passphrase_file(
+        &mut cmd,
+        effective_passphrase(base_env, &inv.env).as_deref(),
+    ));
+    let stdin = match &inv.stdin {
+        Some(data) => {
+            let file = SealedFile::new("pulumi-auto-stdin", data.expose().as_bytes())
+                .map_err(|e| Error::io("preparing the CLI's input", e))?;
+            let stdio = file
+                .stdio()
+                .map_err(|e| Error::io("preparing the CLI's input", e))?;
+            files.push(file);
+            stdio
+        }
+        None => Stdio::null(),
+    };
+    let io = |e| Error::io("creating the files the CLI's output goes to", e);
+    let (out, err) = (Capture::new().map_err(io)?, Capture::new().map_err(io)?);
+    cmd.env(orphans::DRIVER_ENV, orphans::driver_tag())
+        .env("PULUMI_AUTOMATION_API", "true")
+        .env("PULUMI_SKIP_UPDATE_CHECK", "true")
+        .stdin(stdin)
+        .stdout(out.stdio().map_err(io)?)
+        .stderr(err.stdio().map_err(io)?)
+        .kill_on_drop(true);
+    // SAFETY: setsid and sigaction are async-signal-safe system calls and touch no memory
+    // of the parent.
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::unistd::setsid().map_err(std::io::Error::from)?;
+            // Ignored, SIGINT reaches pulumi only inside the engine's cancellation scope,
+            // where it cancels gracefully: see the module docs.
+            signal(Signal::SIGINT, SigHandler::SigIgn).map_err(std::io::Error::from)?;
+            Ok(())
+        });
+    }
+    Ok(Prepared {
+        cmd,
+        command,
+        files,
+        out,
+        err,
+    })
+}
+
+/// The child's environment: the base environment, then the invocation's (`None` removes
+/// a variable), and no inherited `PULUMI_OPTION_*` variable, which would silently add
+/// flags to every command.
+fn apply_env(
+    cmd: &mut Command,
+    base_env: &BTreeMap<String, Option<String>>,
+    inv_env: &BTreeMap<String, Option<String>>,
+) {
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("PULUMI_OPTION_") {
             cmd.env_remove(&key);
         }
     }
-    for (k, v) in base_env.iter().chain(inv.env.iter()) {
+    for (k, v) in base_env.iter().chain(inv_env.iter()) {
         match v {
             Some(v) => cmd.env(k, v),
             None => cmd.env_remove(k),
         };
     }
-    cmd.env(super::orphans::DRIVER_ENV, super::orphans::driver_tag())
-        .env("PULUMI_AUTOMATION_API", "true")
-        .env("PULUMI_SKIP_UPDATE_CHECK", "true")
-        .stdin(if inv.stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let parent = nix::unistd::getpid();
-    // SAFETY: setsid, sigaction, prctl and getppid are async-signal-safe system calls and
-    // touch no memory of the parent.
-    unsafe {
-        cmd.pre_exec(move || {
-            nix::unistd::setsid().map_err(std::io::Error::from)?;
-            // A Go program writing to a broken stdout dies of SIGPIPE on the spot, leaving
-            // its plugins orphaned and its stack locked. With SIGPIPE ignored, a CLI whose
-            // driver died gets EPIPE instead and goes on cancelling cleanly.
-            nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigIgn)
-                .map_err(std::io::Error::from)?;
-            #[cfg(target_os = "linux")]
-            {
-                nix::sys::prctl::set_pdeathsig(Signal::SIGINT).map_err(std::io::Error::from)?;
-                // The parent may have died before the signal was armed.
-                if nix::unistd::getppid() != parent {
-                    return Err(std::io::Error::other("the parent process exited"));
-                }
-            }
-            Ok(())
-        });
-    }
+}
 
-    let mut child = cmd
+/// Runs `program` with the invocation; returns its output whatever the exit code.
+pub(crate) async fn run_raw(
+    program: &std::path::Path,
+    base_env: &BTreeMap<String, Option<String>>,
+    inv: Invocation,
+) -> Result<CommandOutput> {
+    let Prepared {
+        mut cmd,
+        command,
+        files,
+        out,
+        err,
+    } = prepare(program, base_env, &inv)?;
+    tracing::debug!(target: "pulumi_auto::cli", %command, "spawning");
+    let child = cmd
         .spawn()
         .map_err(|e| Error::io(format!("could not start {}", program.display()), e))?;
+    let session = SessionGuard::of(&child);
     let pid = child.id().map(|id| Pid::from_raw(id as i32));
+    let watch = child.id().and_then(watch::arm);
+    let exited = CancellationToken::new();
     let mut running = Running {
-        child: None,
+        child: Some(child),
         pid,
         policy: inv.cancel_policy,
-        session: SessionGuard { sid: pid },
+        ending: Some(Ending {
+            session,
+            exited: exited.clone(),
+            _files: files,
+            _watch: watch,
+        }),
     };
+    let stdout_task = tokio::spawn(out.follow(
+        inv.max_stdout.unwrap_or(usize::MAX),
+        inv.on_stdout.clone(),
+        exited.clone(),
+    ));
+    let stderr_task = tokio::spawn(err.follow(STDERR_KEEP, inv.on_stderr.clone(), exited));
 
-    if let (Some(secret), Some(mut stdin)) = (inv.stdin.clone(), child.stdin.take()) {
-        tokio::spawn(async move {
-            let _ = stdin.write_all(secret.expose().as_bytes()).await;
-            let _ = stdin.shutdown().await;
-        });
-    }
-    let stdout_task = child.stdout.take().map(|s| {
-        tokio::spawn(pump(
-            s,
-            inv.max_stdout.unwrap_or(usize::MAX),
-            inv.on_stdout.clone(),
-        ))
-    });
-    let stderr_task = child
-        .stderr
-        .take()
-        .map(|s| tokio::spawn(pump(s, STDERR_KEEP, inv.on_stderr.clone())));
-
-    let token = inv.cancel.clone().unwrap_or_default();
-    let deadline = async {
-        match inv.timeout {
-            Some(t) => tokio::time::sleep(t).await,
-            None => std::future::pending().await,
-        }
-    };
-    running.child = Some(child);
-    let mut cancelled = false;
-    let status = tokio::select! {
-        status = running.child().wait() => status,
-        _ = token.cancelled() => { cancelled = true; stop(running.child(), pid, &inv.cancel_policy).await }
-        _ = deadline => { cancelled = true; stop(running.child(), pid, &inv.cancel_policy).await }
-    };
-    // Anything left in the session outlived the CLI: end it.
+    let (status, cancelled) = wait_or_stop(&mut running, pid, &inv).await;
+    // Anything left in the session outlived the CLI: end it; then the output readers take
+    // what was written and stop.
     running.finish();
     let status = status.map_err(|e| Error::io(format!("waiting for `{command}`"), e))?;
 
-    let stdout = join_pipe(stdout_task).await;
-    let stderr = join_pipe(stderr_task).await;
+    let stdout = stdout_task.await.unwrap_or_default();
+    let stderr = stderr_task.await.unwrap_or_default();
     tracing::debug!(target: "pulumi_auto::cli", %command, code = ?status.code(), cancelled, "finished");
     Ok(CommandOutput {
         exit_code: status.code(),
@@ -550,22 +709,30 @@ pub(crate) async fn run_raw(
     })
 }
 
-async fn join_pipe(task: Option<tokio::task::JoinHandle<String>>) -> String {
-    let Some(mut task) = task else {
-        return String::new();
-    };
-    match tokio::time::timeout(PIPE_DRAIN, &mut task).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(_)) => String::new(),
-        Err(_) => {
-            task.abort();
-            String::new()
+/// Waits for the CLI to exit, or stops it gracefully when the invocation is cancelled or
+/// its timeout passes; `true` with the status when it was stopped.
+async fn wait_or_stop(
+    running: &mut Running,
+    pid: Option<Pid>,
+    inv: &Invocation,
+) -> (std::io::Result<std::process::ExitStatus>, bool) {
+    let token = inv.cancel.clone().unwrap_or_default();
+    let deadline = async {
+        match inv.timeout {
+            Some(t) => tokio::time::sleep(t).await,
+            None => std::future::pending().await,
         }
+    };
+    tokio::select! {
+        status = running.child().wait() => (status, false),
+        _ = token.cancelled() => (stop(running.child(), pid, &inv.cancel_policy).await, true),
+        _ = deadline => (stop(running.child(), pid, &inv.cancel_policy).await, true),
     }
 }
 
-/// Graceful stop: SIGINT to pulumi, a second SIGINT after the grace period, then
-/// SIGKILL to the group.
+/// Graceful stop: SIGTERM to pulumi, a second SIGTERM after the grace period, then
+/// SIGKILL to its session. (SIGTERM, not SIGINT: the CLI ignores SIGINT outside the
+/// engine, see the module docs; it takes SIGTERM as it took SIGINT.)
 async fn stop(
     child: &mut tokio::process::Child,
     pid: Option<Pid>,
@@ -574,18 +741,19 @@ async fn stop(
     let Some(pid) = pid else {
         return child.wait().await;
     };
-    tracing::info!(target: "pulumi_auto::cli", pid = pid.as_raw(), "cancelling: SIGINT");
-    let _ = kill(pid, Signal::SIGINT);
+    // `pid` is our child, not yet waited for: it cannot have been reused.
+    tracing::info!(target: "pulumi_auto::cli", pid = pid.as_raw(), "cancelling: SIGTERM");
+    let _ = kill(pid, Signal::SIGTERM);
     if let Ok(status) = tokio::time::timeout(policy.grace, child.wait()).await {
         return status;
     }
-    tracing::warn!(target: "pulumi_auto::cli", pid = pid.as_raw(), "still running after the grace period: second SIGINT");
-    let _ = kill(pid, Signal::SIGINT);
+    tracing::warn!(target: "pulumi_auto::cli", pid = pid.as_raw(), "still running after the grace period: second SIGTERM");
+    let _ = kill(pid, Signal::SIGTERM);
     if let Ok(status) = tokio::time::timeout(policy.kill_after, child.wait()).await {
         return status;
     }
     tracing::warn!(target: "pulumi_auto::cli", pid = pid.as_raw(), "still running: SIGKILL to its session");
-    kill_session(pid);
+    kill_session(pid.as_raw());
     child.wait().await
 }
 
@@ -623,12 +791,6 @@ mod tests {
 
     #[test]
     fn tail_keeps_the_end_on_char_boundaries() {
-        let mut t = Tail::new(10);
-        for l in ["ééééé", "abc", "defgh"] {
-            t.push_line(l);
-        }
-        assert!(t.text.len() <= 10);
-        assert!(t.text.ends_with("defgh\n"));
         assert_eq!(tail("héllo", 4), "llo");
     }
 
@@ -649,5 +811,106 @@ mod tests {
         let dbg = format!("{inv:?}");
         assert!(!dbg.contains("the-secret"), "{dbg}");
         assert!(!dbg.contains("pass-value"), "{dbg}");
+    }
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    fn what(e: Error) -> (String, String) {
+        match e {
+            Error::InvalidInput { what, reason } => (what, reason),
+            other => panic!("expected InvalidInput, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn nul_bytes_are_refused_naming_the_part_never_the_value() {
+        let none = BTreeMap::new();
+        let ok = strings(&["up", "--message", "fine", "--exec-agent=a/1"]);
+        assert!(validate(&ok, &[&none], Some(Path::new("/tmp")), None).is_ok());
+        for (args, name) in [
+            (&["up", "--message", "bad\0value"][..], "`--message`"),
+            (&["up", "--exec-agent=bad\0value"][..], "`--exec-agent`"),
+            (
+                &["up", "--yes", "x", "bad\0value"][..],
+                "argument 4 of `pulumi`",
+            ),
+            (&["up", "-m", "bad\0value"][..], "`-m`"),
+            (&["up", "--bad\0value"][..], "argument 2 of `pulumi`"),
+        ] {
+            let (w, reason) = what(validate(&strings(args), &[&none], None, None).unwrap_err());
+            assert_eq!(w, name, "{args:?}");
+            assert!(
+                !w.contains("value") && !reason.contains("value\0"),
+                "{w} {reason}"
+            );
+            assert!(reason.contains("NUL"), "{reason}");
+        }
+        let mut env = BTreeMap::new();
+        env.insert("GOOD".to_owned(), Some("v".to_owned()));
+        env.insert("REMOVED".to_owned(), None);
+        assert!(validate(&ok, &[&none, &env], None, None).is_ok());
+        env.insert("TOKEN".to_owned(), Some("se\0cret".to_owned()));
+        let (w, reason) = what(validate(&ok, &[&none, &env], None, None).unwrap_err());
+        assert_eq!(w, "environment variable TOKEN");
+        assert!(
+            !reason.contains("se") || !reason.contains("cret"),
+            "{reason}"
+        );
+        for bad in ["", "A=B", "A\0B"] {
+            let mut env = BTreeMap::new();
+            env.insert(bad.to_owned(), Some("v".to_owned()));
+            let (w, _) = what(validate(&ok, &[&env], None, None).unwrap_err());
+            assert_eq!(w, "environment variable name", "{bad:?}");
+        }
+        let (w, _) = what(validate(&ok, &[&none], Some(Path::new("/tmp/a\0b")), None).unwrap_err());
+        assert_eq!(w, "working directory");
+        let secret = Secret::new("s3\0cr3t");
+        let (w, reason) = what(validate(&ok, &[&none], None, Some(&secret)).unwrap_err());
+        assert_eq!(w, "secret value");
+        assert!(!reason.contains("s3"), "{reason}");
+    }
+
+    #[test]
+    fn the_passphrase_the_child_sees_is_the_last_one_set() {
+        let mut base = BTreeMap::new();
+        let mut inv = BTreeMap::new();
+        base.insert(PASSPHRASE_ENV.to_owned(), Some("from-workspace".to_owned()));
+        assert_eq!(
+            effective_passphrase(&base, &inv).as_deref(),
+            Some("from-workspace")
+        );
+        inv.insert(
+            PASSPHRASE_ENV.to_owned(),
+            Some("from-invocation".to_owned()),
+        );
+        assert_eq!(
+            effective_passphrase(&base, &inv).as_deref(),
+            Some("from-invocation")
+        );
+        inv.insert(PASSPHRASE_ENV.to_owned(), None);
+        assert_eq!(effective_passphrase(&base, &inv), None);
+    }
+
+    #[test]
+    fn the_passphrase_moves_to_a_file_unless_a_file_would_change_it() {
+        let mut cmd = Command::new("true");
+        let file = passphrase_file(&mut cmd, Some("correct horse")).unwrap();
+        let envs: BTreeMap<_, _> = cmd
+            .as_std()
+            .get_envs()
+            .map(|(k, v)| (k.to_owned(), v.map(|v| v.to_owned())))
+            .collect();
+        assert_eq!(envs.get(std::ffi::OsStr::new(PASSPHRASE_ENV)), Some(&None));
+        let path = envs[std::ffi::OsStr::new(PASSPHRASE_FILE_ENV)]
+            .clone()
+            .unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "correct horse");
+        drop(file);
+        let mut cmd = Command::new("true");
+        assert!(passphrase_file(&mut cmd, Some(" padded ")).is_none());
+        assert!(passphrase_file(&mut cmd, None).is_none());
+        assert_eq!(cmd.as_std().get_envs().count(), 0);
     }
 }

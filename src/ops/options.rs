@@ -33,7 +33,7 @@ pub struct Control {
     pub cancel: Option<CancellationToken>,
     /// Cancels the operation gracefully after this long.
     pub timeout: Option<Duration>,
-    /// How a cancelled operation is stopped (SIGINT, second SIGINT, SIGKILL).
+    /// How a cancelled operation is stopped (SIGTERM, second SIGTERM, SIGKILL).
     pub cancel_policy: CancelPolicy,
     /// Where the events also go, for the `*_with_events` methods.
     pub(crate) events: Option<mpsc::Sender<EngineEvent>>,

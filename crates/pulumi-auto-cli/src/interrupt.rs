@@ -2,7 +2,7 @@
 //!
 //! Once installed, neither signal ends the tool by itself: each one is counted, and the
 //! code running at the time decides. During an engine operation the first one cancels
-//! the operation's token (the library sends pulumi SIGINT, so the engine finishes the
+//! the operation's token (the library sends pulumi SIGTERM, so the engine finishes the
 //! steps in flight, and escalates after its grace period); the second one drops the
 //! operation, which makes the library kill pulumi and every plugin at once. Anywhere
 //! else (a prompt, a short command) the first one cancels.
@@ -75,8 +75,8 @@ impl Interrupts {
     }
 
     /// Runs an engine operation that watches `token`: the first interrupt cancels the token
-    /// (graceful: pulumi gets SIGINT and finishes the steps in flight), a second one drops
-    /// the operation: the library then sends pulumi its second SIGINT at once, in a task
+    /// (graceful: pulumi gets SIGTERM and finishes the steps in flight), a second one drops
+    /// the operation: the library then sends pulumi its second SIGTERM at once, in a task
     /// of its own, and the tool gives pulumi a few seconds to end; when the tool's runtime
     /// shuts down, the library kills whatever is left of pulumi's session. The failure of
     /// a second interrupt is marked [`Failure::hard_stop`].
