@@ -30,6 +30,7 @@ use crate::store::Store;
 
 pub use auth::Auth;
 pub use stacks::valid_name;
+pub(crate) use stacks::{check_tags, org_of, stack_of};
 
 /// The header that carries each request's id (the CLI quotes it in 5xx errors).
 pub const REQUEST_ID: &str = "x-pulumi-request-id";
@@ -182,7 +183,12 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(updates::event_single).get(updates::events),
         )
         .route(&format!("{upd}/complete"), post(updates::complete))
+        .merge(crate::rest::routes())
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::rest::authorize,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,
