@@ -16,10 +16,12 @@ use tokio::sync::Mutex;
 use crate::crypto;
 use crate::error::{CONCURRENT_UPDATE, Error, Result, STACK_HAS_RESOURCES};
 
+mod audit;
 mod stack_admin;
 mod teams;
 mod user_tokens;
 
+pub use audit::{AuditEntry, AuditQuery};
 pub use teams::{Access, Member, PERMISSION_ADMIN, TeamRow, TeamStack};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

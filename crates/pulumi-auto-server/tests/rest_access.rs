@@ -350,7 +350,10 @@ fn roles_by_routes_and_the_cli_under_the_same_rules() {
                         !(status == 404 && (message == STACK_404 || message == ORG_404)),
                         "{what}"
                     );
-                    if body.is_some() && !path.ends_with("/cancel") && !path.ends_with("/log-decryption") {
+                    if body.is_some()
+                        && !path.ends_with("/cancel")
+                        && !path.ends_with("/log-decryption")
+                    {
                         assert_eq!(status, 400, "allowed, then the malformed body: {what}");
                     }
                 }

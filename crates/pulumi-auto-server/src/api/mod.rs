@@ -192,6 +192,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::rest::record,
         ));
 
     let request_id = HeaderName::from_static(REQUEST_ID);

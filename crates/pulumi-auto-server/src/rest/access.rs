@@ -102,6 +102,16 @@ pub async fn authorize(State(state): State<Arc<AppState>>, req: Request, next: N
         // Lease tokens: the handlers bind them to their own running update.
         _ => return next.run(req).await,
     };
+    let who = super::audit::AuditUser {
+        login: user.login.clone(),
+        name: user.name.clone(),
+    };
+    let mut resp = check(&state, &user, req, next).await;
+    resp.extensions_mut().insert(who);
+    resp
+}
+
+async fn check(state: &AppState, user: &crate::store::User, req: Request, next: Next) -> Response {
     let need = need(req.method(), req.uri().path());
     let (org, stack, level) = match &need {
         Need::Nothing => return next.run(req).await,
@@ -113,7 +123,7 @@ pub async fn authorize(State(state): State<Arc<AppState>>, req: Request, next: N
             level,
         } => (org, Some((project.as_str(), stack.as_str())), *level),
     };
-    let access = match state.store.access(&user, org, stack).await {
+    let access = match state.store.access(user, org, stack).await {
         Ok(a) => a,
         Err(e) => return e.into_response(),
     };

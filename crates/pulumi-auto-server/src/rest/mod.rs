@@ -1,12 +1,14 @@
 //! The documented Pulumi Service REST API for users, beyond the calls the CLI makes:
 //! single tags, stack transfer, organization members, teams and their stack permissions,
-//! and the caller's access tokens; and [`authorize`], the access control every route
-//! (the CLI's own too) passes after authentication.
+//! the caller's access tokens and the audit log; [`authorize`], the access control every
+//! route (the CLI's own too) passes after authentication; and [`record`], the audit log's
+//! middleware.
 //!
 //! The handlers are thin: they check names and bodies, call the store, and answer the
 //! shapes of [`pulumi_auto_types::rest`].
 
 mod access;
+mod audit;
 mod orgs;
 mod stacks;
 mod tokens;
@@ -19,6 +21,7 @@ use axum::routing::{delete, get, post};
 use crate::api::AppState;
 
 pub use access::{Need, authorize, need};
+pub use audit::{AuditUser, event_name, record};
 
 /// The REST API's routes (merged into the API router, behind authentication and
 /// [`authorize`]).
@@ -48,4 +51,6 @@ pub fn routes() -> Router<Arc<AppState>> {
             get(tokens::list_tokens).post(tokens::create_token),
         )
         .route("/api/user/tokens/{id}", delete(tokens::delete_token))
+        .route("/api/orgs/{org}/auditlogs", get(audit::list))
+        .route("/api/orgs/{org}/auditlogs/export", get(audit::export))
 }
