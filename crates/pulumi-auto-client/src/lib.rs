@@ -1,5 +1,6 @@
 //! A typed client of the Pulumi Service REST API for users: stacks, updates, engine events,
-//! organization members, teams and their stack permissions, and access tokens. It speaks to
+//! organization members, teams and their stack permissions, access tokens, webhooks and
+//! the audit log. It speaks to
 //! Pulumi Cloud (`https://api.pulumi.com`) and to `pulumi-auto-server` alike, with the shapes
 //! of [`pulumi_auto_types::rest`].
 //!
@@ -34,12 +35,12 @@ use std::time::Duration;
 use futures_core::Stream;
 use pulumi_auto_types::Secret;
 use pulumi_auto_types::rest::{
-    AccessToken, CreateTeamRequest, CreateTokenRequest, CreateTokenResponse,
+    AccessToken, CreateTeamRequest, CreateTokenRequest, CreateTokenResponse, CreateWebhookRequest,
     LatestPreviewsResponse, ListMembersResponse, ListStacksQuery, ListStacksResponse,
     ListTeamsResponse, ListTokensResponse, ListUpdatesQuery, ListUpdatesResponse,
     MemberRoleRequest, OrganizationMember, Stack, StackRef, StackSummary, StackTag, Team,
     TeamStackPermission, TransferStackRequest, UntypedDeployment, UpdateEventsResponse,
-    UpdateResults, UpdateTeamRequest,
+    UpdateResults, UpdateTeamRequest, Webhook, WebhookDelivery,
 };
 use reqwest::Method;
 use serde::Serialize;
@@ -680,6 +681,115 @@ impl Client {
                 remove_stack: Some(stack.clone()),
                 ..Default::default()
             },
+        )
+        .await
+    }
+
+    // ----- webhooks -----
+
+    /// Creates a webhook of the organization; the answer never holds its secret.
+    pub async fn create_webhook(&self, org: &str, req: &CreateWebhookRequest) -> Result<Webhook> {
+        name("organization", org)?;
+        self.json(
+            Method::POST,
+            &format!("/api/orgs/{org}/hooks"),
+            NO_QUERY,
+            Some(req),
+        )
+        .await
+    }
+
+    /// The organization's webhooks.
+    pub async fn list_webhooks(&self, org: &str) -> Result<Vec<Webhook>> {
+        name("organization", org)?;
+        self.json(
+            Method::GET,
+            &format!("/api/orgs/{org}/hooks"),
+            NO_QUERY,
+            NO_BODY,
+        )
+        .await
+    }
+
+    /// One webhook.
+    pub async fn get_webhook(&self, org: &str, hook: &str) -> Result<Webhook> {
+        name("organization", org)?;
+        name("webhook", hook)?;
+        self.json(
+            Method::GET,
+            &format!("/api/orgs/{org}/hooks/{hook}"),
+            NO_QUERY,
+            NO_BODY,
+        )
+        .await
+    }
+
+    /// Deletes a webhook.
+    pub async fn delete_webhook(&self, org: &str, hook: &str) -> Result<()> {
+        name("organization", org)?;
+        name("webhook", hook)?;
+        self.unit(
+            Method::DELETE,
+            &format!("/api/orgs/{org}/hooks/{hook}"),
+            NO_BODY,
+        )
+        .await
+    }
+
+    /// Sends a ping delivery now; the delivery.
+    pub async fn ping_webhook(&self, org: &str, hook: &str) -> Result<WebhookDelivery> {
+        name("organization", org)?;
+        name("webhook", hook)?;
+        self.json(
+            Method::POST,
+            &format!("/api/orgs/{org}/hooks/{hook}/ping"),
+            NO_QUERY,
+            NO_BODY,
+        )
+        .await
+    }
+
+    /// A webhook's deliveries, newest first.
+    pub async fn webhook_deliveries(&self, org: &str, hook: &str) -> Result<Vec<WebhookDelivery>> {
+        name("organization", org)?;
+        name("webhook", hook)?;
+        self.json(
+            Method::GET,
+            &format!("/api/orgs/{org}/hooks/{hook}/deliveries"),
+            NO_QUERY,
+            NO_BODY,
+        )
+        .await
+    }
+
+    // ----- audit log -----
+
+    /// One page of the organization's audit log, newest first: entries older than
+    /// `start_time` (Unix seconds), of `user` only, after `continuation_token`.
+    pub async fn audit_log(
+        &self,
+        org: &str,
+        start_time: Option<i64>,
+        user: Option<&str>,
+        continuation_token: Option<&str>,
+    ) -> Result<pulumi_auto_types::rest::ListAuditLogEventsResponse> {
+        name("organization", org)?;
+        let mut q: Vec<(&str, String)> = Vec::new();
+        if let Some(t) = start_time {
+            q.push(("startTime", t.to_string()));
+        }
+        if let Some(u) = user {
+            name("user", u)?;
+            q.push(("userFilter", u.to_owned()));
+        }
+        if let Some(t) = continuation_token {
+            q.push(("continuationToken", t.to_owned()));
+        }
+        self.json(
+            Method::GET,
+            &format!("/api/orgs/{org}/auditlogs"),
+            Some(&q),
+            NO_BODY,
         )
         .await
     }

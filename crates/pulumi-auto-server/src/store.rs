@@ -20,9 +20,11 @@ mod audit;
 mod stack_admin;
 mod teams;
 mod user_tokens;
+mod webhooks;
 
 pub use audit::{AuditEntry, AuditQuery};
 pub use teams::{Access, Member, PERMISSION_ADMIN, TeamRow, TeamStack};
+pub use webhooks::{DELIVERIES_KEPT, WebhookRow, delivery_id};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 

@@ -64,6 +64,8 @@ pub struct AppState {
     pub data_keys: std::sync::Mutex<HashMap<String, Arc<DataKey>>>,
     /// Settings.
     pub config: ApiConfig,
+    /// The webhooks' background delivery queue.
+    pub(crate) hooks: crate::rest::HookQueue,
     /// The last verbatim checkpoint of each running update (the base of its next delta).
     verbatim: std::sync::Mutex<HashMap<String, (i64, Arc<String>)>>,
 }
@@ -76,6 +78,7 @@ impl AppState {
             master,
             data_keys: Default::default(),
             config,
+            hooks: Default::default(),
             verbatim: Default::default(),
         }
     }

@@ -643,6 +643,7 @@ pub async fn complete(
     }
     state.store.complete_update(&u, &req.status).await?;
     state.forget_verbatim(&u.id);
+    crate::rest::update_event(&state, &p.0, &p.1, &p.2, &u, &req.status);
     Ok(StatusCode::OK.into_response())
 }
 

@@ -1,6 +1,6 @@
 //! The documented Pulumi Service REST API for users, beyond the calls the CLI makes:
 //! single tags, stack transfer, organization members, teams and their stack permissions,
-//! the caller's access tokens and the audit log; [`authorize`], the access control every
+//! the caller's access tokens, webhooks and the audit log; [`authorize`], the access control every
 //! route (the CLI's own too) passes after authentication; and [`record`], the audit log's
 //! middleware.
 //!
@@ -12,6 +12,7 @@ mod audit;
 mod orgs;
 mod stacks;
 mod tokens;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -22,6 +23,7 @@ use crate::api::AppState;
 
 pub use access::{Need, authorize, need};
 pub use audit::{AuditUser, event_name, record};
+pub use webhooks::{HookQueue, stack_event, update_event};
 
 /// The REST API's routes (merged into the API router, behind authentication and
 /// [`authorize`]).
@@ -52,5 +54,18 @@ pub fn routes() -> Router<Arc<AppState>> {
         )
         .route("/api/user/tokens/{id}", delete(tokens::delete_token))
         .route("/api/orgs/{org}/auditlogs", get(audit::list))
+        .route(
+            "/api/orgs/{org}/hooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route(
+            "/api/orgs/{org}/hooks/{name}",
+            get(webhooks::get_one).delete(webhooks::delete_one),
+        )
+        .route("/api/orgs/{org}/hooks/{name}/ping", post(webhooks::ping))
+        .route(
+            "/api/orgs/{org}/hooks/{name}/deliveries",
+            get(webhooks::deliveries),
+        )
         .route("/api/orgs/{org}/auditlogs/export", get(audit::export))
 }
