@@ -19,6 +19,7 @@ use crate::error::{CONCURRENT_UPDATE, Error, Result, STACK_HAS_RESOURCES};
 mod audit;
 mod stack_admin;
 mod teams;
+mod usage;
 mod user_tokens;
 mod webhooks;
 

@@ -1,6 +1,7 @@
 //! The documented Pulumi Service REST API for users, beyond the calls the CLI makes:
 //! single tags, stack transfer, organization members, teams and their stack permissions,
-//! the caller's access tokens, webhooks and the audit log; [`authorize`], the access control every
+//! the caller's access tokens, webhooks, the audit log and the resources under
+//! management; [`authorize`], the access control every
 //! route (the CLI's own too) passes after authentication; and [`record`], the audit log's
 //! middleware.
 //!
@@ -12,6 +13,7 @@ mod audit;
 mod orgs;
 mod stacks;
 mod tokens;
+mod usage;
 mod webhooks;
 
 use std::sync::Arc;
@@ -54,6 +56,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         )
         .route("/api/user/tokens/{id}", delete(tokens::delete_token))
         .route("/api/orgs/{org}/auditlogs", get(audit::list))
+        .route("/api/orgs/{org}/resources/summary", get(usage::summary))
         .route(
             "/api/orgs/{org}/hooks",
             get(webhooks::list).post(webhooks::create),
