@@ -23,7 +23,7 @@
 //!   [`Error::NotFound`], [`Error::Conflict`], …) and carry the server's message.
 //! - Idempotent calls (GET) are retried with backoff on 5xx answers and connection
 //!   errors; nothing else is ever sent twice.
-//! - Listings that page with continuation tokens are also [`Stream`](futures_core::Stream)s
+//! - Listings that page with continuation tokens are also [`Stream`]s
 //!   that follow the tokens.
 //! - The token never appears in `Debug` output or in errors.
 #![deny(missing_docs)]
