@@ -383,6 +383,9 @@ fn stacks_and_updates_over_cli_data() {
             .await
             .unwrap_err();
         assert!(matches!(e, Error::NotFound(_)), "{e:?}");
+        c.add_member("organization", "oldadmin", "admin")
+            .await
+            .unwrap();
         c.transfer_stack("organization", "files", "dev", "second")
             .await
             .unwrap();
@@ -393,6 +396,27 @@ fn stacks_and_updates_over_cli_data() {
         let moved = c.get_stack("second", "files", "dev").await.unwrap();
         assert_eq!(moved.version, 2);
     });
+    // The former name reaches the stack's secrets for those who may reach the stack where
+    // it is now: an admin of the old organization only is not one of them.
+    let old_admin = rest_common::token_for(&server, "oldadmin");
+    let api = Api::new(&server);
+    let (status, text) = api.call(
+        "POST",
+        "/api/stacks/organization/files/dev/decrypt",
+        &format!("token {old_admin}"),
+        Some(r#"{"ciphertext":"AAAA"}"#),
+    );
+    assert_eq!(status, 404, "{text}");
+    let (status, _) = api.call(
+        "POST",
+        "/api/stacks/organization/files/dev/encrypt",
+        &format!("token {ADMIN_TOKEN}"),
+        Some(r#"{"plaintext":"aGk="}"#),
+    );
+    assert_eq!(
+        status, 200,
+        "an admin of the stack's organization still can"
+    );
     // The CLI works with the moved stack: its service secrets and state came along.
     let out = cli.ok(&["stack", "output", "--stack", "second/dev", "--json"]);
     assert!(out.contains("greetingPath"), "{out}");

@@ -136,7 +136,8 @@ async fn check(state: &AppState, user: &crate::store::User, req: Request, next: 
         (Need::OrgAdmin(_), _) if !admin => Some(Error::Forbidden(
             "Forbidden: this needs the organization's admin role".into(),
         )),
-        (Need::Stack { .. }, Some((project, name))) if !admin => {
+        (Need::Stack { .. }, Some(_)) if admin && !access.stack_exists => None,
+        (Need::Stack { .. }, Some((project, name))) => {
             if !access.stack_exists || access.permission < READ {
                 Some(Error::not_found(format!(
                     "Not Found: stack '{org}/{project}/{name}' not found"

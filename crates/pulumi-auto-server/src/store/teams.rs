@@ -119,7 +119,27 @@ impl Store {
                 permission: 0,
             });
         };
-        let permission = if role == "admin" {
+        // A former name (a rename, a transfer) may lead to a stack that is now in another
+        // organization: the caller's role there counts, not in the one the path names.
+        let stack_org: String = sqlx::query("SELECT org_id FROM stacks WHERE id = $1")
+            .bind(&stack_id)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?;
+        let role_there: Option<String> = if stack_org == org_id {
+            Some(role.clone())
+        } else {
+            sqlx::query("SELECT role FROM org_members WHERE org_id = $1 AND user_id = $2")
+                .bind(&stack_org)
+                .bind(&user.id)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?
+        };
+        let permission = if role_there.is_none() {
+            0
+        } else if role_there.as_deref() == Some("admin") {
             PERMISSION_ADMIN
         } else {
             let p: Option<i64> = sqlx::query(
