@@ -1,5 +1,5 @@
-//! The `pulumi-auto-server` command: `serve`, and `token create|list|revoke` (offline, on the
-//! data directory).
+//! The `pulumi-auto-server` command: `serve`, `org-create` and `token create|list|revoke`
+//! (offline, on the data directory).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -44,6 +44,18 @@ enum Command {
         /// minutes and renews once half of that has passed: shorter leases suit tests only.
         #[arg(long, default_value_t = 300)]
         lease_secs: i64,
+    },
+    /// Creates an organization offline (the server may be running), with its admin (a user
+    /// made when unknown; give them a token with `token create --user`).
+    OrgCreate {
+        /// Data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The organization's name.
+        name: String,
+        /// The login of its admin.
+        #[arg(long, default_value = "admin")]
+        admin: String,
     },
     /// Manages access tokens offline (the server may be running).
     Token {
@@ -120,6 +132,22 @@ async fn run(cli: Cli) -> pulumi_auto_server::Result<()> {
                 },
             })
             .await
+        }
+        Command::OrgCreate { data, name, admin } => {
+            if !pulumi_auto_server::api::valid_name(&name)
+                || !pulumi_auto_server::api::valid_name(&admin)
+            {
+                return Err(pulumi_auto_server::Error::bad_request(
+                    "names are 1 to 100 of A-Z, a-z, 0-9, '-', '_', '.'",
+                ));
+            }
+            let database = std::env::var("PULUMI_AUTO_SERVER_DATABASE").ok();
+            let (store, _) =
+                open_store(&data, database.as_deref(), "organization", "admin").await?;
+            store.create_org(&name, &admin).await?;
+            eprintln!("organization {name} created, admin {admin}");
+            store.close().await;
+            Ok(())
         }
         Command::Token { command } => {
             let data = match &command {

@@ -107,10 +107,13 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         let _ = out.flush();
     }
     tracing::info!(%addr, "listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| Error::Internal(format!("server error: {e}")))?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(|e| Error::Internal(format!("server error: {e}")))?;
     state.store.close().await;
     Ok(())
 }

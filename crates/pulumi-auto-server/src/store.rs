@@ -16,6 +16,17 @@ use tokio::sync::Mutex;
 use crate::crypto;
 use crate::error::{CONCURRENT_UPDATE, Error, Result, STACK_HAS_RESOURCES};
 
+mod audit;
+mod stack_admin;
+mod teams;
+mod usage;
+mod user_tokens;
+mod webhooks;
+
+pub use audit::{AuditEntry, AuditQuery};
+pub use teams::{Access, Member, PERMISSION_ADMIN, TeamRow, TeamStack};
+pub use webhooks::{DELIVERIES_KEPT, WebhookRow, delivery_id};
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Seconds since the Unix epoch.
@@ -636,7 +647,8 @@ impl Store {
         Ok(())
     }
 
-    /// The stacks a user can see (the organizations they belong to), filtered, in a stable
+    /// The stacks a user can see (every stack of an organization they administer, those
+    /// their teams reach in the others), filtered, in a stable
     /// order, `limit` from `after` (the previous page's last stack id).
     pub async fn list_stacks(
         &self,
@@ -647,7 +659,10 @@ impl Store {
     ) -> Result<Vec<StackRow>> {
         let mut sql = format!(
             "SELECT {STACK_COLS} FROM stacks s JOIN organizations o ON o.id = s.org_id \
-             JOIN org_members m ON m.org_id = s.org_id WHERE m.user_id = $1"
+             JOIN org_members m ON m.org_id = s.org_id WHERE m.user_id = $1 \
+             AND (m.role = 'admin' OR EXISTS (SELECT 1 FROM team_stack_permissions p \
+             JOIN team_members tm ON tm.team_id = p.team_id \
+             WHERE p.stack_id = s.id AND tm.user_id = m.user_id))"
         );
         let mut binds: Vec<String> = vec![user.id.clone()];
         let mut next = |sql: &mut String, clause: &str, v: &str| {
@@ -728,7 +743,12 @@ impl Store {
         .bind(&stack.id)
         .execute(&mut *tx)
         .await?;
-        for table in ["checkpoints", "updates", "stack_aliases"] {
+        for table in [
+            "checkpoints",
+            "updates",
+            "stack_aliases",
+            "team_stack_permissions",
+        ] {
             sqlx::query(&format!("DELETE FROM {table} WHERE stack_id = $1"))
                 .bind(&stack.id)
                 .execute(&mut *tx)

@@ -9,6 +9,7 @@
 //!   (every shape here serialises them masked).
 //! - [`summary`]: [`OpSummary`](summary::OpSummary), the change summary of an operation.
 //! - [`approval`]: what a destroy preview would delete, why a destroy was refused.
+//! - [`rest`]: the request and response shapes of the Pulumi Service REST API for users.
 //!
 //! The `pulumi-auto` library re-exports all of it under the same paths
 //! (`pulumi_auto::model`, `pulumi_auto::events`, `pulumi_auto::Secret`,
@@ -18,6 +19,7 @@
 pub mod approval;
 pub mod events;
 pub mod model;
+pub mod rest;
 pub mod secret;
 pub mod summary;
 

@@ -30,6 +30,7 @@ use crate::store::Store;
 
 pub use auth::Auth;
 pub use stacks::valid_name;
+pub(crate) use stacks::{check_tags, org_of, stack_of};
 
 /// The header that carries each request's id (the CLI quotes it in 5xx errors).
 pub const REQUEST_ID: &str = "x-pulumi-request-id";
@@ -63,6 +64,8 @@ pub struct AppState {
     pub data_keys: std::sync::Mutex<HashMap<String, Arc<DataKey>>>,
     /// Settings.
     pub config: ApiConfig,
+    /// The webhooks' background delivery queue.
+    pub(crate) hooks: crate::rest::HookQueue,
     /// The last verbatim checkpoint of each running update (the base of its next delta).
     verbatim: std::sync::Mutex<HashMap<String, (i64, Arc<String>)>>,
 }
@@ -75,6 +78,7 @@ impl AppState {
             master,
             data_keys: Default::default(),
             config,
+            hooks: Default::default(),
             verbatim: Default::default(),
         }
     }
@@ -182,10 +186,19 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(updates::event_single).get(updates::events),
         )
         .route(&format!("{upd}/complete"), post(updates::complete))
+        .merge(crate::rest::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),
+            crate::rest::authorize,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
             auth::authenticate,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::rest::record,
         ));
 
     let request_id = HeaderName::from_static(REQUEST_ID);

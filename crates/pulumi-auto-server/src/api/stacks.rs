@@ -332,6 +332,7 @@ pub async fn create_stack(
             stack_state.as_deref(),
         )
         .await?;
+    crate::rest::stack_event(&state, &o.name, &project, &req.stack_name, user, "created");
     Ok(Json(json!({})).into_response())
 }
 
@@ -411,6 +412,7 @@ pub async fn delete_stack(
     let force = matches!(q.force.as_deref(), Some("true" | "1"));
     state.store.delete_stack(&s, force).await?;
     state.forget_data_key(&s.id);
+    crate::rest::stack_event(&state, &s.org, &s.project, &s.name, user, "deleted");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

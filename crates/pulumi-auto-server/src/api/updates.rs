@@ -643,6 +643,7 @@ pub async fn complete(
     }
     state.store.complete_update(&u, &req.status).await?;
     state.forget_verbatim(&u.id);
+    crate::rest::update_event(&state, &p.0, &p.1, &p.2, &u, &req.status);
     Ok(StatusCode::OK.into_response())
 }
 
@@ -688,12 +689,15 @@ fn update_info(u: &UpdateRow) -> Value {
 
 /// One element of the history: the CLI reads the flat `UpdateInfo` fields; `info`,
 /// `updateID` and `version` are the documented REST API's shape of the same update.
-fn history_entry(u: &UpdateRow) -> Value {
+fn history_entry(u: &UpdateRow, latest_version: i64) -> Value {
     let info = update_info(u);
     let mut v = info.clone();
     v["info"] = info;
     v["updateID"] = json!(u.id);
-    v["requestedBy"] = json!({"githubLogin": u.requested_by, "name": u.requested_by});
+    v["latestVersion"] = json!(latest_version);
+    v["policyPacks"] = json!([]);
+    v["requestedBy"] =
+        json!({"githubLogin": u.requested_by, "name": u.requested_by, "avatarUrl": ""});
     v
 }
 
@@ -703,6 +707,9 @@ fn history_entry(u: &UpdateRow) -> Value {
 pub struct HistoryQuery {
     page: Option<i64>,
     page_size: Option<i64>,
+    /// `service` or `cli`: both get the same entries (the flat fields and `info`).
+    #[serde(rename = "output-type")]
+    output_type: Option<String>,
 }
 
 /// GET …/{stack}/updates (`pulumi stack history`).
@@ -723,10 +730,17 @@ pub async fn history(
     if page < 1 {
         return Err(Error::bad_request("Bad Request: page counts from 1"));
     }
+    if !matches!(q.output_type.as_deref(), None | Some("service" | "cli")) {
+        return Err(Error::bad_request(
+            "Bad Request: output-type must be service or cli",
+        ));
+    }
     let updates = state.store.list_updates(&s, page, page_size).await?;
+    let total = state.store.count_updates(&s).await?;
     Ok(Json(json!({
-        "updates": updates.iter().map(history_entry).collect::<Vec<_>>(),
+        "updates": updates.iter().map(|u| history_entry(u, s.version)).collect::<Vec<_>>(),
         "itemsPerPage": page_size,
+        "total": total,
     }))
     .into_response())
 }
@@ -743,7 +757,7 @@ pub async fn latest(
     let u = updates
         .first()
         .ok_or_else(|| Error::not_found("Not Found: the stack has no updates"))?;
-    Ok(Json(history_entry(u)).into_response())
+    Ok(Json(history_entry(u, s.version)).into_response())
 }
 
 /// GET …/{stack}/updates/{version}
@@ -762,7 +776,7 @@ pub async fn by_version(
         .iter()
         .find(|u| u.version == version)
         .ok_or_else(|| Error::not_found("Not Found: no update with that version"))?;
-    Ok(Json(history_entry(u)).into_response())
+    Ok(Json(history_entry(u, s.version)).into_response())
 }
 
 /// GET …/{stack}/updates/latest/previews
