@@ -1,0 +1,283 @@
+//! Checkpoint deltas: once a checkpoint passes the CLI's cutoff (64 KiB), each step of an
+//! update arrives as text edits to the previous step's text. Writing the whole text again
+//! for every step would make the bytes written grow with the square of the resource count;
+//! instead each step appends one small row (its edits and the result's SHA-256) to
+//! `checkpoint_deltas`, durable before the step is acknowledged. The whole text is rebuilt
+//! (the version's checkpoint row plus its deltas in order) when it is read, and folded back
+//! into the checkpoint row when the update ends (completed or cancelled).
+//!
+//! The running update's current text is also kept in memory by the API (the base of the next
+//! delta), so a step costs one apply and one hash in memory and one small insert; after a
+//! restart the base is rebuilt from the database once.
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use sqlx::{AnyConnection, Row};
+
+use super::{Store, UpdateRow};
+use crate::error::{Error, Result};
+
+#[derive(Debug, Deserialize)]
+struct TextEdit {
+    #[serde(rename = "Span")]
+    span: EditSpan,
+    #[serde(rename = "NewText", default)]
+    new_text: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct EditSpan {
+    start: EditPoint,
+    end: EditPoint,
+}
+
+#[derive(Debug, Deserialize)]
+struct EditPoint {
+    offset: i64,
+}
+
+fn does_not_apply() -> Error {
+    Error::bad_request("Bad Request: the checkpoint delta does not apply")
+}
+
+/// Applies text edits (sorted, non-overlapping byte ranges `(start, end, new text)` of
+/// `base`) to `base`. Refuses ranges out of order, out of bounds or inside a UTF-8 character.
+pub fn apply_edits(base: &str, edits: &[(i64, i64, &str)]) -> Result<String> {
+    let mut out = String::with_capacity(base.len());
+    let mut pos = 0usize;
+    for (start, end, text) in edits {
+        let start = usize::try_from(*start).map_err(|_| does_not_apply())?;
+        let end = usize::try_from(*end).map_err(|_| does_not_apply())?;
+        if start < pos || end < start || end > base.len() {
+            return Err(does_not_apply());
+        }
+        out.push_str(base.get(pos..start).ok_or_else(does_not_apply)?);
+        out.push_str(text);
+        pos = end;
+    }
+    out.push_str(base.get(pos..).ok_or_else(does_not_apply)?);
+    Ok(out)
+}
+
+/// Applies a delta as the CLI sends it (`deploymentDelta`: a JSON array of
+/// `{"Span": {"start": {"offset": …}, "end": {"offset": …}}, "NewText": …}`) to `base`.
+pub fn apply_delta(base: &str, delta: &str) -> Result<String> {
+    let edits: Vec<TextEdit> = serde_json::from_str(delta)
+        .map_err(|_| Error::bad_request("Bad Request: deploymentDelta is not a list of edits"))?;
+    let edits: Vec<(i64, i64, &str)> = edits
+        .iter()
+        .map(|e| (e.span.start.offset, e.span.end.offset, e.new_text.as_str()))
+        .collect();
+    apply_edits(base, &edits)
+}
+
+/// The SHA-256 of a text, lowercase hex (the CLI's `checkpointHash`).
+pub fn hex_sha256(text: &str) -> String {
+    let d = Sha256::digest(text.as_bytes());
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The deltas of (stack, version) in order: (seq, edits, hash).
+async fn deltas_of(
+    conn: &mut AnyConnection,
+    stack_id: &str,
+    version: i64,
+) -> Result<Vec<(i64, String, String)>> {
+    let rows = sqlx::query(
+        "SELECT seq, edits, hash FROM checkpoint_deltas WHERE stack_id = $1 AND version = $2 \
+         ORDER BY seq",
+    )
+    .bind(stack_id)
+    .bind(version)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+        .collect()
+}
+
+/// `base` with `deltas` applied in order; checks the last result against its hash. Returns
+/// the text and the last delta's sequence number (0 when there is none).
+fn replay(base: String, deltas: &[(i64, String, String)]) -> Result<(String, i64)> {
+    let mut text = base;
+    for (_, edits, _) in deltas {
+        text = apply_delta(&text, edits).map_err(|_| {
+            Error::Internal("a stored checkpoint delta does not apply to its base".into())
+        })?;
+    }
+    match deltas.last() {
+        None => Ok((text, 0)),
+        Some((seq, _, hash)) if hex_sha256(&text) == *hash => Ok((text, *seq)),
+        Some(_) => Err(Error::Internal(
+            "the stored checkpoint deltas do not rebuild the state they recorded".into(),
+        )),
+    }
+}
+
+/// The checkpoint row of (stack, version) with its pending deltas applied, and the last
+/// delta's sequence number (0: none), if the row exists.
+pub(super) async fn current_text(
+    conn: &mut AnyConnection,
+    stack_id: &str,
+    version: i64,
+) -> Result<Option<(String, i64)>> {
+    let base: Option<String> =
+        sqlx::query("SELECT deployment FROM checkpoints WHERE stack_id = $1 AND version = $2")
+            .bind(stack_id)
+            .bind(version)
+            .fetch_optional(&mut *conn)
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?;
+    let Some(base) = base else { return Ok(None) };
+    let deltas = deltas_of(conn, stack_id, version).await?;
+    replay(base, &deltas).map(Some)
+}
+
+/// Folds the pending deltas of (stack, version) into its checkpoint row and deletes them
+/// (inside the caller's transaction).
+pub(super) async fn fold(conn: &mut AnyConnection, stack_id: &str, version: i64) -> Result<()> {
+    let deltas = deltas_of(conn, stack_id, version).await?;
+    let Some((last, _, _)) = deltas.last() else {
+        return Ok(());
+    };
+    let base: String =
+        sqlx::query("SELECT deployment FROM checkpoints WHERE stack_id = $1 AND version = $2")
+            .bind(stack_id)
+            .bind(version)
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get(0)?;
+    let (text, _) = replay(base, &deltas)?;
+    sqlx::query("UPDATE checkpoints SET deployment = $1 WHERE stack_id = $2 AND version = $3")
+        .bind(&text)
+        .bind(stack_id)
+        .bind(version)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM checkpoint_deltas WHERE stack_id = $1 AND version = $2 AND seq <= $3")
+        .bind(stack_id)
+        .bind(version)
+        .bind(*last)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Deletes the deltas of (stack, version): a whole checkpoint replaced them.
+pub(super) async fn discard(conn: &mut AnyConnection, stack_id: &str, version: i64) -> Result<()> {
+    sqlx::query("DELETE FROM checkpoint_deltas WHERE stack_id = $1 AND version = $2")
+        .bind(stack_id)
+        .bind(version)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Appends one delta step (`edits` as the CLI sent them, already checked to turn the
+    /// current text into the text whose SHA-256 is `hash`) to a running update's checkpoint;
+    /// committed (fsync'd) when this returns. Refused (409) once the update no longer holds
+    /// the stack, (400) when `seq` is not after the last stored step.
+    pub async fn append_checkpoint_delta(
+        &self,
+        update: &UpdateRow,
+        seq: i64,
+        edits: &str,
+        hash: &str,
+    ) -> Result<()> {
+        let _w = self.write_lock().await;
+        let mut tx = self.pool.begin().await?;
+        let holds = sqlx::query(
+            "SELECT 1 FROM stacks s JOIN updates u ON u.id = s.active_update \
+             WHERE s.id = $1 AND u.id = $2 AND u.status = 'running'",
+        )
+        .bind(&update.stack_id)
+        .bind(&update.id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if holds.is_none() {
+            return Err(Error::Conflict(
+                "Conflict: the update no longer holds the stack (it was cancelled or its lease expired)"
+                    .into(),
+            ));
+        }
+        let last: Option<i64> = sqlx::query(
+            "SELECT MAX(seq) FROM checkpoint_deltas WHERE stack_id = $1 AND version = $2",
+        )
+        .bind(&update.stack_id)
+        .bind(update.version)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+        if last.is_some_and(|l| seq <= l) {
+            return Err(Error::bad_request(
+                "Bad Request: the checkpoint delta's sequence number is not after the last one",
+            ));
+        }
+        sqlx::query(
+            "INSERT INTO checkpoint_deltas (stack_id, version, seq, edits, hash) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&update.stack_id)
+        .bind(update.version)
+        .bind(seq)
+        .bind(edits)
+        .bind(hash)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The state a running update has written so far (its checkpoint with the deltas since),
+    /// and the sequence number of its last delta (0: none); `None` before its first checkpoint.
+    pub async fn current_checkpoint(&self, update: &UpdateRow) -> Result<Option<(String, i64)>> {
+        let mut conn = self.pool.acquire().await?;
+        current_text(&mut conn, &update.stack_id, update.version).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edits_apply_in_order_and_reject_bad_ranges() {
+        assert_eq!(
+            apply_edits("abcdef", &[(1, 2, "X"), (4, 6, "")]).unwrap(),
+            "aXcd"
+        );
+        assert_eq!(apply_edits("abc", &[]).unwrap(), "abc");
+        assert_eq!(apply_edits("abc", &[(3, 3, "d")]).unwrap(), "abcd");
+        assert!(apply_edits("abc", &[(2, 1, "")]).is_err());
+        assert!(apply_edits("abc", &[(0, 4, "")]).is_err());
+        assert!(apply_edits("abc", &[(2, 3, ""), (0, 1, "")]).is_err());
+        assert!(apply_edits("abc", &[(-1, 1, "")]).is_err());
+        // Never splits a UTF-8 character.
+        assert!(apply_edits("é", &[(1, 2, "")]).is_err());
+    }
+
+    fn edit(start: i64, end: i64, text: &str) -> String {
+        serde_json::json!({"Span": {"start": {"offset": start, "line": 0, "column": 0},
+            "end": {"offset": end, "line": 0, "column": 0}}, "NewText": text})
+        .to_string()
+    }
+
+    #[test]
+    fn deltas_replay_in_order_and_check_the_last_hash() {
+        let d1 = format!("[{}]", edit(1, 2, "X"));
+        let d2 = format!("[{},{}]", edit(0, 0, ">"), edit(3, 3, "!"));
+        let deltas = vec![(5, d1, hex_sha256("aXc")), (6, d2, hex_sha256(">aXc!"))];
+        assert_eq!(replay("abc".into(), &deltas).unwrap(), (">aXc!".into(), 6));
+        assert_eq!(replay("abc".into(), &[]).unwrap(), ("abc".into(), 0));
+        let mut wrong = deltas.clone();
+        wrong[1].2 = hex_sha256("something else");
+        assert!(matches!(
+            replay("abc".into(), &wrong),
+            Err(Error::Internal(_))
+        ));
+        assert!(apply_delta("abc", "{}").is_err());
+        assert!(apply_delta("abc", "[{\"Span\":1}]").is_err());
+    }
+}
