@@ -18,8 +18,9 @@ Measured per run and side:
                 machine
   server CPU    utime + stime of the server process (/proc/PID/stat) over the up and the
                 destroy (what the requests cost the server)
-  server writes bytes the server passed to write() (`wchar` of /proc/PID/io) over the up
-                and the destroy: the database's and its WAL's writes
+  server writes bytes the server caused to be written to storage (`write_bytes` of
+                /proc/PID/io) over the up and the destroy: the database's and its WAL's
+                writes (its log is at `warn`, nearly empty)
   db size       the database file and its WAL after the up and after the destroy
                 (pulumi-auto-server.db, -wal; SQLite moves the WAL into the database
                 every 1000 pages, so the WAL stays under about 4 MiB); for the file side
@@ -91,11 +92,12 @@ def cpu_seconds(pid):
 
 
 def written_bytes(pid):
-    """Bytes the process passed to write() and friends (`wchar` of /proc/PID/io)."""
+    """Bytes the process caused to be written to storage (`write_bytes` of /proc/PID/io:
+    its database, WAL and log files; not what it sends on sockets)."""
     with open(f"/proc/{pid}/io", encoding="utf-8") as f:
         for line in f:
             k, _, v = line.partition(":")
-            if k == "wchar":
+            if k == "write_bytes":
                 return int(v)
     return 0
 

@@ -18,7 +18,7 @@ use crate::error::{CONCURRENT_UPDATE, Error, Result, STACK_HAS_RESOURCES};
 
 mod deltas;
 
-pub use deltas::{apply_delta, apply_edits, hex_sha256};
+pub use deltas::{apply_and_compact, apply_delta, apply_edits, hex_sha256};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 

@@ -5,6 +5,9 @@
 //! built, a restart in the middle rebuilds the base from the database, and completing the
 //! update folds the steps into its checkpoint.
 //!
+//! Most of the CLI's delta edits rewrite a long span with a few bytes changed; the server
+//! stores each edit trimmed to what it changes, which the tests' "wide" edits check.
+//!
 //! These drive the protocol directly (the same calls the CLI makes, with its body shapes),
 //! so the checkpoint sizes can be chosen; `crash.rs` and `cli_lifecycle.rs` run the real CLI
 //! through deltas.
@@ -43,26 +46,35 @@ impl State {
         format!("{HEAD}{}{TAIL}", self.resources.join(","))
     }
 
-    /// Adds a resource; the edit (offset and new text) that turns the old text into the new.
-    fn push(&mut self, r: String) -> (usize, String) {
-        let at = self.text().len() - TAIL.len();
-        let new = if self.resources.is_empty() {
-            r.clone()
+    /// Adds a resource; the edit (span and new text) that turns the old text into the new:
+    /// the insertion alone, or (`wide`) the whole resource list replaced by itself and the
+    /// new one, the shape of many of the CLI's own edits (a long span rewritten with a few
+    /// bytes changed).
+    fn push(&mut self, r: String, wide: bool) -> (usize, usize, String) {
+        let end = self.text().len() - TAIL.len();
+        let start = if wide { HEAD.len() } else { end };
+        let mut new = if wide {
+            self.resources.join(",")
         } else {
-            format!(",{r}")
+            String::new()
         };
+        if !self.resources.is_empty() {
+            new.push(',');
+        }
+        new.push_str(&r);
         self.resources.push(r);
-        (at, new)
+        (start, end, new)
     }
 }
 
-fn delta_body(seq: i64, at: usize, new: &str, hash: &str) -> String {
-    let point = serde_json::json!({"offset": at, "line": 0, "column": 0});
+fn delta_body(seq: i64, (start, end, new): (usize, usize, &str), hash: &str) -> String {
+    let start = serde_json::json!({"offset": start, "line": 0, "column": 0});
+    let end = serde_json::json!({"offset": end, "line": 0, "column": 0});
     serde_json::json!({
         "version": 3,
         "checkpointHash": hash,
         "sequenceNumber": seq,
-        "deploymentDelta": [{"Span": {"uri": "", "start": point, "end": point}, "NewText": new}],
+        "deploymentDelta": [{"Span": {"uri": "", "start": start, "end": end}, "NewText": new}],
     })
     .to_string()
 }
@@ -89,6 +101,8 @@ struct Update<'a> {
     lease: String,
     seq: i64,
     state: State,
+    /// Whether steps send wide edits (see [`State::push`]).
+    wide: bool,
 }
 
 impl Update<'_> {
@@ -112,14 +126,17 @@ impl Update<'_> {
 
     fn delta(&mut self, r: String) {
         self.seq += 1;
-        let (at, new) = self.state.push(r);
+        let (start, end, new) = self.state.push(r, self.wide);
         let hash = hex_sha256(&self.state.text());
-        let (s, b) = self.patch("checkpointdelta", &delta_body(self.seq, at, &new, &hash));
+        let (s, b) = self.patch(
+            "checkpointdelta",
+            &delta_body(self.seq, (start, end, &new), &hash),
+        );
         assert_eq!(s, 200, "delta {}: {b}", self.seq);
     }
 }
 
-fn start<'a>(api: &'a Api<'a>, stack: &str) -> Update<'a> {
+fn start<'a>(api: &'a Api<'a>, stack: &str, wide: bool) -> Update<'a> {
     api.create_stack(stack);
     let (id, lease) = api.start_update(stack);
     Update {
@@ -128,6 +145,7 @@ fn start<'a>(api: &'a Api<'a>, stack: &str) -> Update<'a> {
         lease,
         seq: 0,
         state: State { resources: vec![] },
+        wide,
     }
 }
 
@@ -143,7 +161,8 @@ fn export(api: &Api, stack: &str) -> serde_json::Value {
 /// Bytes written for `steps` delta steps on a checkpoint of about `base_bytes`.
 fn bytes_per_steps(server: &Server, stack: &str, base_bytes: usize, steps: usize) -> u64 {
     let api = Api::new(server);
-    let mut u = start(&api, stack);
+    // Wide edits, as the CLI sends most of them: stored as sent they cost the whole list.
+    let mut u = start(&api, stack, true);
     let per = 300;
     for i in 0..base_bytes / per {
         u.state.resources.push(resource(i, per - 120));
@@ -188,7 +207,7 @@ fn deltas_survive_a_restart_and_fold_into_the_checkpoint_at_completion() {
     let mut server = Server::start_with("warn", &[]);
     let (path, lease, mut state, mut seq) = {
         let api = Api::new(&server);
-        let mut u = start(&api, "dev");
+        let mut u = start(&api, "dev", false);
         for i in 0..250 {
             u.state.resources.push(resource(i, 200));
         }
@@ -210,12 +229,16 @@ fn deltas_survive_a_restart_and_fold_into_the_checkpoint_at_completion() {
     let mut before = State {
         resources: state.resources[..last].to_vec(),
     };
-    let (at, new) = before.push(state.resources[last].clone());
+    let (start, end, new) = before.push(state.resources[last].clone(), false);
     let (s, b) = api.call(
         "PATCH",
         &format!("{path}/checkpointdelta"),
         &format!("update-token {lease}"),
-        Some(&delta_body(seq, at, &new, &hex_sha256(&state.text()))),
+        Some(&delta_body(
+            seq,
+            (start, end, &new),
+            &hex_sha256(&state.text()),
+        )),
     );
     assert_eq!(s, 200, "retried step: {b}");
     let mut u = Update {
@@ -224,6 +247,7 @@ fn deltas_survive_a_restart_and_fold_into_the_checkpoint_at_completion() {
         lease,
         seq,
         state: State { resources: vec![] },
+        wide: true,
     };
     std::mem::swap(&mut u.state, &mut state);
     for i in 300..320 {
@@ -233,7 +257,7 @@ fn deltas_survive_a_restart_and_fold_into_the_checkpoint_at_completion() {
     // state), and leaves nothing behind.
     let (s, _) = u.patch(
         "checkpointdelta",
-        &delta_body(u.seq + 1, 10, "garbage", &hex_sha256("nope")),
+        &delta_body(u.seq + 1, (10, 10, "garbage"), &hex_sha256("nope")),
     );
     assert_eq!(s, 400);
     let (s, b) = api.call(

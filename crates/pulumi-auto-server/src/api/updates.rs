@@ -18,7 +18,7 @@ use super::stacks::{check_tags, check_untyped_deployment, stack_of};
 use super::{AppState, Auth, parse_json, read_body};
 use crate::crypto;
 use crate::error::{Error, Result};
-use crate::store::{NewUpdate, StackRow, UpdateRow, apply_delta, hex_sha256, now};
+use crate::store::{NewUpdate, StackRow, UpdateRow, apply_and_compact, hex_sha256, now};
 
 type Shared = Arc<AppState>;
 
@@ -445,18 +445,18 @@ pub async fn checkpoint_delta(
         // A retry of a delta already applied.
         return Ok(StatusCode::OK.into_response());
     }
-    let delta = req.deployment_delta.get();
-    let next = apply_delta(&base, delta)?;
+    let (next, edits) = apply_and_compact(&base, req.deployment_delta.get())?;
     if hex_sha256(&next) != hash {
         tracing::debug!(update = %u.id, "checkpoint delta hash mismatch; the CLI falls back to a whole checkpoint");
         return Err(Error::bad_request(
             "Bad Request: the checkpoint delta does not match its hash",
         ));
     }
-    // Durable before the answer: one small row per step, not the whole text again.
+    // Durable before the answer: one row per step holding what it changed, not the whole
+    // text again.
     state
         .store
-        .append_checkpoint_delta(&u, req.sequence_number, delta, &hash)
+        .append_checkpoint_delta(&u, req.sequence_number, &edits, &hash)
         .await?;
     state.remember_verbatim(&u.id, req.sequence_number, next);
     Ok(StatusCode::OK.into_response())

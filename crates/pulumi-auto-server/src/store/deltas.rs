@@ -10,14 +10,14 @@
 //! delta), so a step costs one apply and one hash in memory and one small insert; after a
 //! restart the base is rebuilt from the database once.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, Row};
 
 use super::{Store, UpdateRow};
 use crate::error::{Error, Result};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 struct TextEdit {
     #[serde(rename = "Span")]
     span: EditSpan,
@@ -25,13 +25,13 @@ struct TextEdit {
     new_text: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 struct EditSpan {
     start: EditPoint,
     end: EditPoint,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 struct EditPoint {
     offset: i64,
 }
@@ -57,6 +57,57 @@ pub fn apply_edits(base: &str, edits: &[(i64, i64, &str)]) -> Result<String> {
     }
     out.push_str(base.get(pos..).ok_or_else(does_not_apply)?);
     Ok(out)
+}
+
+/// The bytes of an edit that change something: `(start, end, new)` replacing `old` (the
+/// text of `start..end`) with the common prefix and suffix of `old` and `new` left out, at
+/// UTF-8 character boundaries. The CLI often replaces a long span by a text of the same
+/// length that differs in a few bytes; stored like this a step costs what it changed.
+fn trim_edit<'a>(start: usize, old: &str, new: &'a str) -> (usize, usize, &'a str) {
+    let (o, n) = (old.as_bytes(), new.as_bytes());
+    let mut p = o.iter().zip(n).take_while(|(a, b)| a == b).count();
+    while !new.is_char_boundary(p) {
+        p -= 1;
+    }
+    let (o_rest, n_rest) = (&o[p..], &n[p..]);
+    let mut q = o_rest
+        .iter()
+        .rev()
+        .zip(n_rest.iter().rev())
+        .take_while(|(a, b)| a == b)
+        .count();
+    while !new.is_char_boundary(new.len() - q) {
+        q -= 1;
+    }
+    (start + p, start + old.len() - q, &new[p..new.len() - q])
+}
+
+/// Applies a delta as the CLI sends it to `base`; returns the new text and the same
+/// change as the edits to store (each trimmed to the bytes it changes), as JSON.
+pub fn apply_and_compact(base: &str, delta: &str) -> Result<(String, String)> {
+    let next = apply_delta(base, delta)?;
+    let edits: Vec<TextEdit> = serde_json::from_str(delta)
+        .map_err(|_| Error::bad_request("Bad Request: deploymentDelta is not a list of edits"))?;
+    let mut compact = Vec::with_capacity(edits.len());
+    for e in &edits {
+        // In bounds and on character boundaries: apply_delta checked every edit.
+        let (s, t) = (e.span.start.offset as usize, e.span.end.offset as usize);
+        let old = base.get(s..t).ok_or_else(does_not_apply)?;
+        let (s, t, new) = trim_edit(s, old, &e.new_text);
+        if s == t && new.is_empty() {
+            continue;
+        }
+        compact.push(TextEdit {
+            span: EditSpan {
+                start: EditPoint { offset: s as i64 },
+                end: EditPoint { offset: t as i64 },
+            },
+            new_text: new.to_owned(),
+        });
+    }
+    let json = serde_json::to_string(&compact)
+        .map_err(|_| Error::Internal("cannot encode checkpoint edits".into()))?;
+    Ok((next, json))
 }
 
 /// Applies a delta as the CLI sends it (`deploymentDelta`: a JSON array of
@@ -262,6 +313,47 @@ mod tests {
         serde_json::json!({"Span": {"start": {"offset": start, "line": 0, "column": 0},
             "end": {"offset": end, "line": 0, "column": 0}}, "NewText": text})
         .to_string()
+    }
+
+    #[test]
+    fn stored_edits_keep_only_the_changed_bytes_and_rebuild_the_same_text() {
+        let base = "head:0001|aaaaaaaaaa-é-bbbbbbbbbb|tail";
+        // The CLI's shape: a long span replaced by a text of the same length.
+        let delta = format!(
+            "[{},{}]",
+            edit(5, 9, "0002"),
+            edit(10, 34, "aaaaaaaaaa-è-bbbbbbbbbb")
+        );
+        let (next, stored) = apply_and_compact(base, &delta).unwrap();
+        assert_eq!(next, "head:0002|aaaaaaaaaa-è-bbbbbbbbbb|tail");
+        assert_eq!(apply_delta(base, &stored).unwrap(), next);
+        let edits: Vec<TextEdit> = serde_json::from_str(&stored).unwrap();
+        let kept: Vec<(i64, i64, &str)> = edits
+            .iter()
+            .map(|e| (e.span.start.offset, e.span.end.offset, e.new_text.as_str()))
+            .collect();
+        // Whole characters only: é and è share their first byte.
+        assert_eq!(kept, [(8, 9, "2"), (21, 23, "è")]);
+        // An edit that changes nothing is dropped; insertions and deletions stay.
+        let (_, stored) = apply_and_compact(
+            "abc",
+            &format!(
+                "[{},{},{}]",
+                edit(0, 1, "a"),
+                edit(1, 1, "X"),
+                edit(2, 3, "")
+            ),
+        )
+        .unwrap();
+        assert_eq!(apply_delta("abc", &stored).unwrap(), "aXb");
+        assert_eq!(
+            serde_json::from_str::<Vec<TextEdit>>(&stored)
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(trim_edit(0, "abab", "ab"), (2, 4, ""));
+        assert_eq!(trim_edit(3, "", "xy"), (3, 3, "xy"));
     }
 
     #[test]
