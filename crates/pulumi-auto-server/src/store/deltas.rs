@@ -82,8 +82,100 @@ fn trim_edit<'a>(start: usize, old: &str, new: &'a str) -> (usize, usize, &'a st
     (start + p, start + old.len() - q, &new[p..new.len() - q])
 }
 
+/// Gaps of equal bytes shorter than this between two changed regions are kept inside one
+/// stored edit (an edit costs about 80 bytes of JSON).
+const MERGE_GAP: usize = 64;
+
+/// The changed regions of `old` → `new` as `(old start, old end, new start, new end)`,
+/// sorted, for two texts that are alike except for bytes changed in place and at most one
+/// insertion or deletion (the shapes of the CLI's edits: re-encrypted values and changed
+/// times in place, a resource added or removed). The insertion or deletion goes where the
+/// fewest bytes then differ (the texts aligned at their starts before it, at their ends
+/// after it); every byte that differs lies in a region, so applying the regions always
+/// gives `new`, however unalike the texts are (then the regions are just larger).
+fn changed_regions(old: &[u8], new: &[u8]) -> Vec<(usize, usize, usize, usize)> {
+    let (lo, ln) = (old.len(), new.len());
+    let short = lo.min(ln);
+    let shift = lo.max(ln) - short;
+    // Aligned at the ends: old[j + off_o] against new[j + off_n].
+    let (off_o, off_n) = if ln >= lo { (0, shift) } else { (shift, 0) };
+    let right_differs = |j: usize| old[j + off_o] != new[j + off_n];
+    let total_right = (0..short).filter(|&j| right_differs(j)).count();
+    // The split point s in 0..=short: bytes before s aligned at the start, the indel at s.
+    let (mut best, mut best_cost) = (0usize, total_right);
+    let (mut left, mut right_before) = (0usize, 0usize);
+    for j in 0..short {
+        left += usize::from(old[j] != new[j]);
+        right_before += usize::from(right_differs(j));
+        let cost = left + total_right - right_before;
+        if cost < best_cost {
+            (best, best_cost) = (j + 1, cost);
+        }
+    }
+    let mut regions: Vec<(usize, usize, usize, usize)> = Vec::new();
+    let mut push = |r: (usize, usize, usize, usize)| match regions.last_mut() {
+        Some(last) if r.0 < last.1 + MERGE_GAP && r.2 < last.3 + MERGE_GAP => {
+            last.1 = r.1;
+            last.3 = r.3;
+        }
+        _ => regions.push(r),
+    };
+    let mut run: Option<usize> = None;
+    for j in 0..best {
+        match (old[j] != new[j], run) {
+            (true, None) => run = Some(j),
+            (false, Some(r)) => {
+                push((r, j, r, j));
+                run = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(r) = run.take() {
+        push((r, best, r, best));
+    }
+    if shift > 0 {
+        push((best, best + off_o, best, best + off_n));
+    }
+    for j in best..short {
+        match (right_differs(j), run) {
+            (true, None) => run = Some(j),
+            (false, Some(r)) => {
+                push((r + off_o, j + off_o, r + off_n, j + off_n));
+                run = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(r) = run {
+        push((r + off_o, lo, r + off_n, ln));
+    }
+    regions
+}
+
+/// Splits one trimmed edit (`old` at `start` replaced by `new`) into its changed regions,
+/// each widened to whole UTF-8 characters; `None` when a region cannot be cut there.
+fn split_edit(start: usize, old: &str, new: &str) -> Option<Vec<(usize, usize, String)>> {
+    let mut out = Vec::new();
+    for (mut os, mut oe, mut ns, mut ne) in changed_regions(old.as_bytes(), new.as_bytes()) {
+        // The bytes around a region are equal in both texts, so both are at a character
+        // boundary or neither is.
+        while ns > 0 && os > 0 && !new.is_char_boundary(ns) {
+            os -= 1;
+            ns -= 1;
+        }
+        while ne < new.len() && oe < old.len() && !new.is_char_boundary(ne) {
+            oe += 1;
+            ne += 1;
+        }
+        old.get(os..oe)?;
+        out.push((start + os, start + oe, new.get(ns..ne)?.to_owned()));
+    }
+    Some(out)
+}
+
 /// Applies a delta as the CLI sends it to `base`; returns the new text and the same
-/// change as the edits to store (each trimmed to the bytes it changes), as JSON.
+/// change as the edits to store (each cut down to the bytes it changes), as JSON.
 pub fn apply_and_compact(base: &str, delta: &str) -> Result<(String, String)> {
     let next = apply_delta(base, delta)?;
     let edits: Vec<TextEdit> = serde_json::from_str(delta)
@@ -97,16 +189,28 @@ pub fn apply_and_compact(base: &str, delta: &str) -> Result<(String, String)> {
         if s == t && new.is_empty() {
             continue;
         }
-        compact.push(TextEdit {
-            span: EditSpan {
-                start: EditPoint { offset: s as i64 },
-                end: EditPoint { offset: t as i64 },
-            },
-            new_text: new.to_owned(),
-        });
+        let pieces = match base.get(s..t).and_then(|old| split_edit(s, old, new)) {
+            Some(p) => p,
+            None => vec![(s, t, new.to_owned())],
+        };
+        for (s, t, new) in pieces {
+            compact.push(TextEdit {
+                span: EditSpan {
+                    start: EditPoint { offset: s as i64 },
+                    end: EditPoint { offset: t as i64 },
+                },
+                new_text: new,
+            });
+        }
     }
     let json = serde_json::to_string(&compact)
         .map_err(|_| Error::Internal("cannot encode checkpoint edits".into()))?;
+    // What is stored must rebuild exactly the text the CLI's delta gave.
+    if apply_delta(base, &json).ok().as_deref() != Some(next.as_str()) {
+        return Err(Error::Internal(
+            "the compacted checkpoint edits do not rebuild the state".into(),
+        ));
+    }
     Ok((next, json))
 }
 
@@ -354,6 +458,51 @@ mod tests {
         );
         assert_eq!(trim_edit(0, "abab", "ab"), (2, 4, ""));
         assert_eq!(trim_edit(3, "", "xy"), (3, 3, "xy"));
+    }
+
+    fn regions_rebuild(old: &str, new: &str) -> Vec<(usize, usize, String)> {
+        let pieces = split_edit(0, old, new).unwrap();
+        let mut out = String::new();
+        let mut pos = 0;
+        for (s, e, t) in &pieces {
+            out.push_str(&old[pos..*s]);
+            out.push_str(t);
+            pos = *e;
+        }
+        out.push_str(&old[pos..]);
+        assert_eq!(out, new, "{pieces:?}");
+        pieces
+    }
+
+    #[test]
+    fn an_edit_splits_into_its_changed_regions_and_one_insertion_or_deletion() {
+        let pad = "x".repeat(200);
+        let old = format!("A{pad}1{pad}2{pad}3{pad}");
+        // In place, far apart: two small regions, not one long one.
+        let new = format!("B{pad}1{pad}2{pad}4{pad}");
+        let p = regions_rebuild(&old, &new);
+        assert_eq!(p, [(0, 1, "B".into()), (603, 604, "4".into())]);
+        // An insertion in the middle with changes on both sides of it.
+        let new = format!("B{pad}1{pad}INSERTED2{pad}4{pad}");
+        let p = regions_rebuild(&old, &new);
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(
+            p.iter().map(|(_, _, t)| t.len()).sum::<usize>() <= 12,
+            "{p:?}"
+        );
+        // A deletion.
+        let new = format!("A{pad}1{pad}{pad}3{pad}");
+        let p = regions_rebuild(&old, &new);
+        assert!(
+            p.iter().all(|(s, e, t)| e - s <= 1 && t.is_empty()),
+            "{p:?}"
+        );
+        // Multibyte characters are never cut; unalike texts still rebuild.
+        regions_rebuild(&format!("é{pad}ü"), &format!("è{pad}ö"));
+        regions_rebuild("日本語のテキスト", "中文的文字和更多");
+        regions_rebuild("", "abc");
+        regions_rebuild("abc", "");
+        regions_rebuild(&"ab".repeat(500), &"ba".repeat(499));
     }
 
     #[test]
