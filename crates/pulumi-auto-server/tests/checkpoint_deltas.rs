@@ -283,3 +283,71 @@ fn deltas_survive_a_restart_and_fold_into_the_checkpoint_at_completion() {
     server.kill_and_restart();
     assert_eq!(export(&Api::new(&server), "dev"), want);
 }
+
+#[test]
+fn steps_that_change_much_are_folded_into_the_checkpoint_as_they_come() {
+    // Each step rewrites one resource's 5 KB value (as the CLI's re-encrypted secrets do):
+    // the stored steps outgrow the 20 KB state every few steps and are folded into the
+    // checkpoint row; the state read back stays exact, also after a restart.
+    let mut server = Server::start_with("warn", &[]);
+    let (path, lease, state, seq) = {
+        let api = Api::new(&server);
+        let mut u = start(&api, "dev", false);
+        for i in 0..4 {
+            u.state.resources.push(resource(i, 5000));
+        }
+        u.verbatim();
+        for step in 0..30 {
+            u.seq += 1;
+            let old = u.state.text();
+            let i = step % 4;
+            let value = format!("{step:05}").repeat(1000);
+            u.state.resources[i] = serde_json::json!({
+                "urn": format!("urn:pulumi:s::proj::test:index:Thing::r{i}"),
+                "custom": true, "type": "test:index:Thing", "id": format!("id{i}"),
+                "outputs": {"pad": value},
+            })
+            .to_string();
+            let new = u.state.text();
+            let hash = hex_sha256(&new);
+            let (s, b) = u.patch(
+                "checkpointdelta",
+                &delta_body(
+                    u.seq,
+                    (
+                        HEAD.len(),
+                        old.len() - TAIL.len(),
+                        &new[HEAD.len()..new.len() - TAIL.len()],
+                    ),
+                    &hash,
+                ),
+            );
+            assert_eq!(s, 200, "step {step}: {b}");
+        }
+        let want: serde_json::Value = serde_json::from_str(&u.state.text()).unwrap();
+        assert_eq!(export(&api, "dev"), want);
+        (u.path, u.lease, u.state, u.seq)
+    };
+    server.kill_and_restart();
+    let api = Api::new(&server);
+    let want: serde_json::Value = serde_json::from_str(&state.text()).unwrap();
+    assert_eq!(export(&api, "dev"), want, "after the restart");
+    let mut u = Update {
+        api: &api,
+        path,
+        lease,
+        seq,
+        state,
+        wide: false,
+    };
+    u.delta(resource(99, 100));
+    let (s, b) = api.call(
+        "POST",
+        &format!("{}/complete", u.path),
+        &format!("update-token {}", u.lease),
+        Some(r#"{"status":"succeeded"}"#),
+    );
+    assert_eq!(s, 200, "complete: {b}");
+    let want: serde_json::Value = serde_json::from_str(&u.state.text()).unwrap();
+    assert_eq!(export(&api, "dev"), want, "after completion");
+}

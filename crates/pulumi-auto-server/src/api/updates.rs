@@ -456,7 +456,7 @@ pub async fn checkpoint_delta(
     // text again.
     state
         .store
-        .append_checkpoint_delta(&u, req.sequence_number, &edits, &hash)
+        .append_checkpoint_delta(&u, req.sequence_number, &edits, &hash, &next)
         .await?;
     state.remember_verbatim(&u.id, req.sequence_number, next);
     Ok(StatusCode::OK.into_response())

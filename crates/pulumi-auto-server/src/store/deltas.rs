@@ -330,16 +330,20 @@ pub(super) async fn discard(conn: &mut AnyConnection, stack_id: &str, version: i
 }
 
 impl Store {
-    /// Appends one delta step (`edits` as the CLI sent them, already checked to turn the
-    /// current text into the text whose SHA-256 is `hash`) to a running update's checkpoint;
-    /// committed (fsync'd) when this returns. Refused (409) once the update no longer holds
-    /// the stack, (400) when `seq` is not after the last stored step.
+    /// Appends one delta step (`edits`, already checked to turn the current text into
+    /// `text`, whose SHA-256 is `hash`) to a running update's checkpoint; committed
+    /// (fsync'd) when this returns. Once the steps stored since the checkpoint row was
+    /// written hold more bytes than `text`, the row is rewritten with `text` and the steps
+    /// deleted instead, so the update's rows never hold much more than twice its state and
+    /// the rewrites cost no more than the steps they replace. Refused (409) once the update
+    /// no longer holds the stack, (400) when `seq` is not after the last stored step.
     pub async fn append_checkpoint_delta(
         &self,
         update: &UpdateRow,
         seq: i64,
         edits: &str,
         hash: &str,
+        text: &str,
     ) -> Result<()> {
         let _w = self.write_lock().await;
         let mut tx = self.pool.begin().await?;
@@ -357,30 +361,44 @@ impl Store {
                     .into(),
             ));
         }
-        let last: Option<i64> = sqlx::query(
-            "SELECT MAX(seq) FROM checkpoint_deltas WHERE stack_id = $1 AND version = $2",
+        let row = sqlx::query(
+            "SELECT MAX(seq), COALESCE(SUM(LENGTH(edits)), 0) FROM checkpoint_deltas \
+             WHERE stack_id = $1 AND version = $2",
         )
         .bind(&update.stack_id)
         .bind(update.version)
         .fetch_one(&mut *tx)
-        .await?
-        .try_get(0)?;
+        .await?;
+        let last: Option<i64> = row.try_get(0)?;
+        let stored: i64 = row.try_get(1)?;
         if last.is_some_and(|l| seq <= l) {
             return Err(Error::bad_request(
                 "Bad Request: the checkpoint delta's sequence number is not after the last one",
             ));
         }
-        sqlx::query(
-            "INSERT INTO checkpoint_deltas (stack_id, version, seq, edits, hash) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&update.stack_id)
-        .bind(update.version)
-        .bind(seq)
-        .bind(edits)
-        .bind(hash)
-        .execute(&mut *tx)
-        .await?;
+        if stored.saturating_add(edits.len() as i64) > text.len() as i64 {
+            sqlx::query(
+                "UPDATE checkpoints SET deployment = $1 WHERE stack_id = $2 AND version = $3",
+            )
+            .bind(text)
+            .bind(&update.stack_id)
+            .bind(update.version)
+            .execute(&mut *tx)
+            .await?;
+            discard(&mut tx, &update.stack_id, update.version).await?;
+        } else {
+            sqlx::query(
+                "INSERT INTO checkpoint_deltas (stack_id, version, seq, edits, hash) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&update.stack_id)
+            .bind(update.version)
+            .bind(seq)
+            .bind(edits)
+            .bind(hash)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(())
     }
