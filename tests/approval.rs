@@ -70,6 +70,7 @@ fn refusal(e: Error) -> DestroyRefusal {
     }
 }
 
+on_both_backends! {
 #[tokio::test]
 async fn an_approval_for_another_stack_is_refused() {
     let f = up_stack("dev").await;
@@ -118,7 +119,9 @@ async fn an_approval_for_another_stack_is_refused() {
     assert!(matches!(refusal(err), DestroyRefusal::WrongStack { .. }));
     assert_untouched(&f, &["greeting.txt", "note.txt"], &before).await;
 }
+}
 
+on_both_backends! {
 #[tokio::test]
 async fn a_protected_stack_needs_an_explicit_override() {
     let f = up_stack("guarded").await;
@@ -180,7 +183,9 @@ async fn a_protected_stack_needs_an_explicit_override() {
         .unwrap();
     assert_eq!(done.summary.count("delete"), 3);
 }
+}
 
+on_both_backends! {
 #[tokio::test]
 async fn an_approval_bound_to_a_stale_preview_is_refused() {
     let f = up_stack("dev").await;
@@ -256,7 +261,9 @@ async fn an_approval_bound_to_a_stale_preview_is_refused() {
     );
     assert!(f.env.file_names().is_empty());
 }
+}
 
+on_both_backends! {
 #[tokio::test]
 async fn an_approval_matches_the_stack_in_any_spelling_and_no_other() {
     let f = up_stack("two").await;
@@ -371,7 +378,9 @@ async fn an_approval_matches_the_stack_in_any_spelling_and_no_other() {
         .collect();
     assert_eq!(names, ["two"]);
 }
+}
 
+on_both_backends! {
 #[tokio::test]
 async fn an_import_that_drops_resources_needs_an_approval() {
     let f = up_stack("dev").await;
@@ -450,4 +459,5 @@ async fn an_import_that_drops_resources_needs_an_approval() {
         .unwrap();
     assert!(state(&f.stack).await.is_empty());
     assert_eq!(f.env.file_names(), ["greeting.txt", "note.txt"]);
+}
 }

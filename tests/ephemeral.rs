@@ -168,11 +168,12 @@ async fn the_builder_takes_a_workspace_builder_and_keeps_its_own_backend() {
     assert!(dir_is_empty(&env.files));
 }
 
+on_both_backends! {
 #[tokio::test]
 async fn a_panicking_test_leaves_no_stack_and_no_files() {
     let env = TestEnv::new("files").await;
     let ledger = env.root.path().join("ledger");
-    let backend = format!("file://{}", env.state.display());
+    let backend = env.backend_url();
     let (tx, rx) = std::sync::mpsc::channel::<LedgerEntry>();
     let program = env.program.clone();
     let files = env.files.clone();
@@ -182,6 +183,7 @@ async fn a_panicking_test_leaves_no_stack_and_no_files() {
         let eph = EphemeralStack::builder(&program)
             .prefix("panics")
             .backend_url(backend)
+            .env("PULUMI_ACCESS_TOKEN", common::SERVER_TOKEN)
             .passphrase(Secret::new(PASSPHRASE))
             .config("dir", files.display().to_string())
             .ledger_dir(&ledger2)
@@ -209,12 +211,14 @@ async fn a_panicking_test_leaves_no_stack_and_no_files() {
     assert!(ledger_files(&ledger).is_empty());
     assert!(stack_config_files(&env.program).is_empty());
 }
+}
 
+on_both_backends! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_ephemeral_stacks_at_once() {
     let env = TestEnv::new("files").await;
     let ledger = env.root.path().join("ledger");
-    let backend = format!("file://{}", env.state.display());
+    let backend = env.backend_url();
     let pulumi = pulumi().await;
     let mut tasks = Vec::new();
     for i in 0..8 {
@@ -222,6 +226,7 @@ async fn eight_ephemeral_stacks_at_once() {
         let builder = EphemeralStack::builder(&env.program)
             .prefix("par")
             .backend_url(&backend)
+            .env("PULUMI_ACCESS_TOKEN", common::SERVER_TOKEN)
             .passphrase(Secret::new(PASSPHRASE))
             .config("dir", dir.display().to_string())
             .config("greeting", format!("hello {i}"))
@@ -268,6 +273,7 @@ async fn eight_ephemeral_stacks_at_once() {
         assert!(dir_is_empty(&env.files.join(format!("s{i}"))));
     }
     assert!(ledger_files(&ledger).is_empty());
+}
 }
 
 #[tokio::test]

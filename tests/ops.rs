@@ -34,6 +34,7 @@ fn ch(pairs: &[(&str, u64)]) -> Vec<(String, u64)> {
     pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
 }
 
+on_both_backends! {
 #[tokio::test]
 async fn create_update_replace_delete_real_files() {
     let env = TestEnv::new("files").await;
@@ -107,6 +108,7 @@ async fn create_update_replace_delete_real_files() {
     assert_eq!(changes(&destroyed.summary), ch(&[("delete", 3)]));
     assert!(env.file_names().is_empty());
 }
+}
 
 /// The events of a stream until it ends, and whether one was the summary.
 async fn drained(mut events: pulumi_auto::ops::OperationEvents) -> (usize, bool) {
@@ -118,6 +120,7 @@ async fn drained(mut events: pulumi_auto::ops::OperationEvents) -> (usize, bool)
     (n, summary)
 }
 
+on_both_backends! {
 #[tokio::test]
 async fn results_serialise_with_secrets_masked_unless_revealed() {
     let env = TestEnv::new("files").await;
@@ -180,7 +183,9 @@ async fn results_serialise_with_secrets_masked_unless_revealed() {
     assert_eq!(changes(&destroyed.unwrap().summary), ch(&[("delete", 3)]));
     assert!(env.file_names().is_empty());
 }
+}
 
+on_both_backends! {
 #[tokio::test]
 async fn preview_lists_steps_and_diffs() {
     let env = TestEnv::new("files").await;
@@ -221,7 +226,9 @@ async fn preview_lists_steps_and_diffs() {
     );
     assert_eq!(env.read_file("greeting.txt").as_deref(), Some("hello"));
 }
+}
 
+on_both_backends! {
 #[tokio::test]
 async fn failing_resource_gives_an_event_and_a_typed_error() {
     let env = TestEnv::new("failing").await;
@@ -261,7 +268,9 @@ async fn failing_resource_gives_an_event_and_a_typed_error() {
         "the good resource was created"
     );
 }
+}
 
+on_both_backends! {
 #[tokio::test]
 async fn targets_replace_and_expect_no_changes() {
     let env = TestEnv::new("files").await;
@@ -298,7 +307,9 @@ async fn targets_replace_and_expect_no_changes() {
     assert_eq!(up.summary.count("replace"), 1);
     assert_eq!(env.read_file("greeting.txt").as_deref(), Some("targeted"));
 }
+}
 
+on_both_backends! {
 #[tokio::test]
 async fn import_runs_the_engine_import_step() {
     // `pulumi import` of a Python dynamic-provider resource reaches the provider's read,
@@ -372,7 +383,9 @@ async fn import_runs_the_engine_import_step() {
     // Nothing was adopted, and the file is untouched.
     assert_eq!(env.read_file("note.txt").as_deref(), Some("a note\n"));
 }
+}
 
+on_both_backends! {
 #[tokio::test]
 async fn events_stream_live_in_order() {
     let env = TestEnv::new("slow").await;
@@ -405,7 +418,9 @@ async fn events_stream_live_in_order() {
     );
     assert_eq!(up.summary.count("create"), 3);
 }
+}
 
+on_both_backends! {
 #[tokio::test]
 async fn up_costs_one_process_or_two_with_secret_outputs() {
     let env = TestEnv::new("many").await;
@@ -444,7 +459,9 @@ async fn up_costs_one_process_or_two_with_secret_outputs() {
         "{lines:?}"
     );
 }
+}
 
+on_both_backends! {
 #[tokio::test]
 async fn plan_exclude_refresh_and_preview_only_refresh() {
     let env = TestEnv::new("files").await;
@@ -499,7 +516,9 @@ async fn plan_exclude_refresh_and_preview_only_refresh() {
     assert_eq!(up.summary.count("update"), 1);
     assert_eq!(env.read_file("greeting.txt").as_deref(), Some("excluded"));
 }
+}
 
+on_both_backends! {
 #[tokio::test]
 async fn continue_on_error_creates_what_it_can() {
     let env = TestEnv::new("failing").await;
@@ -511,4 +530,5 @@ async fn continue_on_error_creates_what_it_can() {
         .unwrap_err();
     assert!(matches!(err, Error::ResourcesFailed { .. }), "{err:?}");
     assert_eq!(env.file_names(), ["good.txt"]);
+}
 }

@@ -8,6 +8,7 @@ use pulumi_auto::ops::UpOptions;
 use pulumi_auto::workspace::RemoveOptions;
 use pulumi_auto::{ConfigKey, DestroyApproval, Error, Secret};
 
+on_both_backends! {
 #[tokio::test]
 async fn stack_lifecycle_create_select_list_rename_remove() {
     let env = TestEnv::new("files").await;
@@ -62,7 +63,9 @@ async fn stack_lifecycle_create_select_list_rename_remove() {
         Err(Error::StackNotFound { .. })
     ));
 }
+}
 
+on_both_backends! {
 #[tokio::test]
 async fn remove_refuses_a_stack_with_resources_unless_forced() {
     let env = TestEnv::new("files").await;
@@ -130,7 +133,9 @@ async fn remove_refuses_a_stack_with_resources_unless_forced() {
     assert_eq!(env.file_names(), ["greeting.txt", "note.txt"]);
     assert!(env.program.join("Pulumi.dev.yaml").exists());
 }
+}
 
+on_both_backends! {
 #[tokio::test]
 async fn config_plain_secret_path_flaglike_unicode_multiline() {
     let env = TestEnv::new("files").await;
@@ -227,7 +232,9 @@ async fn config_plain_secret_path_flaglike_unicode_multiline() {
     let missing = stack.get_config("plain").await.unwrap_err();
     assert!(missing.to_string().contains("not found"), "{missing}");
 }
+}
 
+on_both_backends! {
 #[tokio::test]
 async fn set_all_config_in_one_process_with_no_value_on_argv() {
     let env = TestEnv::new("files").await;
@@ -280,7 +287,9 @@ async fn set_all_config_in_one_process_with_no_value_on_argv() {
     let obj = stack.get_config(ConfigKey::path("obj.x")).await.unwrap();
     assert_eq!(obj.value.as_deref(), Some("1"));
 }
+}
 
+on_both_backends! {
 #[tokio::test]
 async fn secrets_never_reach_a_command_line() {
     let env = TestEnv::new("files").await;
@@ -363,7 +372,9 @@ async fn secrets_never_reach_a_command_line() {
     assert!(matches!(err, Error::InvalidInput { .. }));
     assert!(!format!("{err} {err:?}").contains(SECRET));
 }
+}
 
+on_both_backends! {
 #[tokio::test]
 async fn tags_set_get_list_remove() {
     let env = TestEnv::new("files").await;
@@ -378,7 +389,9 @@ async fn tags_set_get_list_remove() {
     assert!(!stack.list_tags().await.unwrap().contains_key("owner"));
     assert!(stack.get_tag("owner").await.is_err());
 }
+}
 
+on_both_backends! {
 #[tokio::test]
 async fn outputs_history_info_export_import_roundtrip() {
     let env = TestEnv::new("files").await;
@@ -472,7 +485,9 @@ async fn outputs_history_info_export_import_roundtrip() {
     let outputs_after = stack.outputs().await.unwrap();
     assert_eq!(outputs_after["token"].value, serde_json::json!("tok-123"));
 }
+}
 
+on_both_backends! {
 #[tokio::test]
 async fn two_stacks_of_one_workspace_concurrently() {
     let env = TestEnv::new("files").await;
@@ -493,6 +508,7 @@ async fn two_stacks_of_one_workspace_concurrently() {
         std::fs::read_to_string(fb.join("greeting.txt")).unwrap(),
         "from b"
     );
+}
 }
 
 #[tokio::test]
@@ -714,6 +730,7 @@ async fn a_syntax_error_is_a_compilation_error() {
     }
 }
 
+on_both_backends! {
 #[tokio::test]
 async fn cancelling_an_update_is_typed_and_leaves_no_process() {
     let env = TestEnv::new("slow").await;
@@ -740,7 +757,9 @@ async fn cancelling_an_update_is_typed_and_leaves_no_process() {
     let left = common::wait_until_gone(&marker).await;
     assert!(left.is_empty(), "processes survived the cancel: {left:?}");
 }
+}
 
+on_both_backends! {
 #[tokio::test]
 async fn a_stack_without_any_config_runs() {
     // Regression: the language host must pass `{}` (never `null`) as the program's config.
@@ -754,6 +773,7 @@ async fn a_stack_without_any_config_runs() {
     let up = stack.up(UpOptions::default()).await.unwrap();
     assert_eq!(up.outputs["answer"].value, serde_json::json!(42));
     assert_eq!(up.summary.count("create"), 1);
+}
 }
 
 /// A built workspace's environment changes for its next commands, and for the stacks made

@@ -6,6 +6,10 @@
 //! installs both and exports `PULUMI_AUTO_CLI` and `PULUMI_AUTO_TEST_VENV`.
 #![allow(dead_code)]
 
+mod backend;
+
+pub use backend::*;
+
 use std::path::{Path, PathBuf};
 
 use pulumi_auto::cli::PulumiCommand;
@@ -79,8 +83,11 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// An isolated environment around a copy of one fixture program.
+/// An isolated environment around a copy of one fixture program, on the backend
+/// [`current_backend`] names (the file backend in `state`, or a server of its own).
 pub struct TestEnv {
+    /// The environment's server (killed first when the environment is dropped).
+    pub server: Option<TestServer>,
     pub root: tempfile::TempDir,
     pub program: PathBuf,
     pub state: PathBuf,
@@ -118,15 +125,22 @@ impl TestEnv {
         let home = root.path().join("home");
         let files = root.path().join("out");
         std::fs::create_dir_all(&files).unwrap();
-        let ws = LocalWorkspace::builder(&prog)
-            .backend_url(format!("file://{}", state.display()))
-            .pulumi_home(&home)
-            .passphrase(Secret::new(PASSPHRASE))
-            .pulumi_command(pulumi)
-            .build()
-            .await
-            .unwrap();
+        let server = (current_backend() == Backend::Server).then(|| {
+            std::fs::create_dir_all(root.path().join("server")).unwrap();
+            TestServer::start(&root.path().join("server/data"))
+        });
+        let ws = on_backend(
+            LocalWorkspace::builder(&prog)
+                .pulumi_home(&home)
+                .pulumi_command(pulumi),
+            server.as_ref(),
+            &state,
+        )
+        .build()
+        .await
+        .unwrap();
         TestEnv {
+            server,
             root,
             program: prog,
             state,
@@ -144,11 +158,20 @@ impl TestEnv {
         ) -> pulumi_auto::workspace::LocalWorkspaceBuilder,
     ) -> LocalWorkspace {
         let b = LocalWorkspace::builder(&self.program)
-            .backend_url(format!("file://{}", self.state.display()))
             .pulumi_home(&self.home)
-            .passphrase(Secret::new(PASSPHRASE))
             .pulumi_command(pulumi().await);
-        f(b).build().await.unwrap()
+        f(on_backend(b, self.server.as_ref(), &self.state))
+            .build()
+            .await
+            .unwrap()
+    }
+
+    /// The backend URL of this environment's workspaces.
+    pub fn backend_url(&self) -> String {
+        match &self.server {
+            Some(s) => s.url.clone(),
+            None => format!("file://{}", self.state.display()),
+        }
     }
 
     /// A unique stack name for this test.
@@ -172,6 +195,24 @@ impl TestEnv {
             .unwrap_or_default();
         v.sort();
         v
+    }
+}
+
+/// The builder pointed at a server (its URL and token; new stacks use the service secrets
+/// provider) or at the file backend in `state` (with the test passphrase).
+pub fn on_backend(
+    b: pulumi_auto::workspace::LocalWorkspaceBuilder,
+    server: Option<&TestServer>,
+    state: &Path,
+) -> pulumi_auto::workspace::LocalWorkspaceBuilder {
+    match server {
+        Some(s) => b
+            .backend_url(&s.url)
+            .env("PULUMI_ACCESS_TOKEN", SERVER_TOKEN)
+            .env_remove("PULUMI_CONFIG_PASSPHRASE"),
+        None => b
+            .backend_url(format!("file://{}", state.display()))
+            .passphrase(Secret::new(PASSPHRASE)),
     }
 }
 

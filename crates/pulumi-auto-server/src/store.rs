@@ -17,6 +17,7 @@ use crate::crypto;
 use crate::error::{CONCURRENT_UPDATE, Error, Result, STACK_HAS_RESOURCES};
 
 mod audit;
+mod deltas;
 mod stack_admin;
 mod teams;
 mod usage;
@@ -24,6 +25,7 @@ mod user_tokens;
 mod webhooks;
 
 pub use audit::{AuditEntry, AuditQuery};
+pub use deltas::{apply_and_compact, apply_delta, apply_edits, hex_sha256};
 pub use teams::{Access, Member, PERMISSION_ADMIN, TeamRow, TeamStack};
 pub use webhooks::{DELIVERIES_KEPT, WebhookRow, delivery_id};
 
@@ -744,6 +746,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         for table in [
+            "checkpoint_deltas",
             "checkpoints",
             "updates",
             "stack_aliases",
@@ -833,26 +836,25 @@ impl Store {
         stack: &StackRow,
         version: Option<i64>,
     ) -> Result<Option<String>> {
+        let mut conn = self.pool.acquire().await?;
         let row = sqlx::query(
-            "SELECT deployment FROM checkpoints WHERE stack_id = $1 AND version <= $2 \
+            "SELECT version FROM checkpoints WHERE stack_id = $1 AND version <= $2 \
              ORDER BY version DESC LIMIT 1",
         )
         .bind(&stack.id)
         .bind(version.unwrap_or(i64::MAX))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *conn)
         .await?;
-        row.map(|r| r.try_get(0).map_err(Error::from)).transpose()
+        let Some(row) = row else { return Ok(None) };
+        let found: i64 = row.try_get(0)?;
+        Ok(deltas::current_text(&mut conn, &stack.id, found)
+            .await?
+            .map(|(text, _)| text))
     }
 
     /// The checkpoint an update wrote (at its own version), if any.
     pub async fn checkpoint_of_update(&self, update: &UpdateRow) -> Result<Option<String>> {
-        let row =
-            sqlx::query("SELECT deployment FROM checkpoints WHERE stack_id = $1 AND version = $2")
-                .bind(&update.stack_id)
-                .bind(update.version)
-                .fetch_optional(&self.pool)
-                .await?;
-        row.map(|r| r.try_get(0).map_err(Error::from)).transpose()
+        Ok(self.current_checkpoint(update).await?.map(|(text, _)| text))
     }
 
     /// `stack import`: a new version with the given state, recorded as a finished update of
@@ -1126,6 +1128,7 @@ impl Store {
             .bind(untyped)
             .execute(&mut *tx)
             .await?;
+        deltas::discard(&mut tx, &update.stack_id, update.version).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -1200,14 +1203,21 @@ impl Store {
         .await?
         .rows_affected();
         if n == 1 && kind_writes_state(&update.kind) {
-            let state: Option<String> = sqlx::query(
-                "SELECT deployment FROM checkpoints WHERE stack_id = $1 ORDER BY version DESC LIMIT 1",
+            deltas::fold(&mut tx, &update.stack_id, update.version).await?;
+            let latest: Option<i64> = sqlx::query(
+                "SELECT version FROM checkpoints WHERE stack_id = $1 ORDER BY version DESC LIMIT 1",
             )
             .bind(&update.stack_id)
             .fetch_optional(&mut *tx)
             .await?
             .map(|r| r.try_get(0))
             .transpose()?;
+            let state = match latest {
+                Some(v) => deltas::current_text(&mut tx, &update.stack_id, v)
+                    .await?
+                    .map(|(text, _)| text),
+                None => None,
+            };
             let count = state.as_deref().map(resource_count).unwrap_or(0);
             sqlx::query("UPDATE updates SET resource_count = $1 WHERE id = $2")
                 .bind(count)
@@ -1243,6 +1253,7 @@ impl Store {
             .bind(&update.id)
             .execute(&mut *tx)
             .await?;
+        deltas::fold(&mut tx, &update.stack_id, update.version).await?;
         tx.commit().await?;
         Ok(())
     }

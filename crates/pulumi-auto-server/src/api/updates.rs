@@ -13,13 +13,12 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 
 use super::stacks::{check_tags, check_untyped_deployment, stack_of};
 use super::{AppState, Auth, parse_json, read_body};
 use crate::crypto;
 use crate::error::{Error, Result};
-use crate::store::{NewUpdate, StackRow, UpdateRow, now};
+use crate::store::{NewUpdate, StackRow, UpdateRow, apply_and_compact, hex_sha256, now};
 
 type Shared = Arc<AppState>;
 
@@ -420,49 +419,6 @@ struct DeltaRequest {
     deployment_delta: Box<RawValue>,
 }
 
-#[derive(Debug, Deserialize)]
-struct TextEdit {
-    #[serde(rename = "Span")]
-    span: EditSpan,
-    #[serde(rename = "NewText", default)]
-    new_text: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct EditSpan {
-    start: EditPoint,
-    end: EditPoint,
-}
-
-#[derive(Debug, Deserialize)]
-struct EditPoint {
-    offset: i64,
-}
-
-/// Applies text edits (sorted, non-overlapping byte ranges of `base`) to `base`.
-pub fn apply_edits(base: &str, edits: &[(i64, i64, &str)]) -> Result<String> {
-    let bad = || Error::bad_request("Bad Request: the checkpoint delta does not apply");
-    let mut out = String::with_capacity(base.len());
-    let mut pos = 0usize;
-    for (start, end, text) in edits {
-        let start = usize::try_from(*start).map_err(|_| bad())?;
-        let end = usize::try_from(*end).map_err(|_| bad())?;
-        if start < pos || end < start || end > base.len() {
-            return Err(bad());
-        }
-        out.push_str(base.get(pos..start).ok_or_else(bad)?);
-        out.push_str(text);
-        pos = end;
-    }
-    out.push_str(base.get(pos..).ok_or_else(bad)?);
-    Ok(out)
-}
-
-fn hex_sha256(text: &str) -> String {
-    let d = Sha256::digest(text.as_bytes());
-    d.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// PATCH …/{kind}/{update}/checkpointdelta: edits to the last verbatim state; refused
 /// (the CLI then sends the whole state) when the result's hash is not the one given.
 pub async fn checkpoint_delta(
@@ -477,29 +433,31 @@ pub async fn checkpoint_delta(
     let (seq, base) = match state.verbatim(&u.id) {
         Some(v) => v,
         None => {
-            let text = state.store.checkpoint_of_update(&u).await?.ok_or_else(|| {
+            // After a restart: the stored checkpoint with the deltas stored since.
+            let (text, seq) = state.store.current_checkpoint(&u).await?.ok_or_else(|| {
                 Error::bad_request("Bad Request: no checkpoint to apply a delta to")
             })?;
-            (0, Arc::new(text))
+            (seq, Arc::new(text))
         }
     };
-    if seq != 0 && req.sequence_number <= seq && hex_sha256(&base) == req.checkpoint_hash {
+    let hash = req.checkpoint_hash.to_ascii_lowercase();
+    if seq != 0 && req.sequence_number <= seq && hex_sha256(&base) == hash {
         // A retry of a delta already applied.
         return Ok(StatusCode::OK.into_response());
     }
-    let edits: Vec<TextEdit> = parse_json(req.deployment_delta.get().as_bytes())?;
-    let edits: Vec<(i64, i64, &str)> = edits
-        .iter()
-        .map(|e| (e.span.start.offset, e.span.end.offset, e.new_text.as_str()))
-        .collect();
-    let next = apply_edits(&base, &edits)?;
-    if hex_sha256(&next) != req.checkpoint_hash.to_ascii_lowercase() {
+    let (next, edits) = apply_and_compact(&base, req.deployment_delta.get())?;
+    if hex_sha256(&next) != hash {
         tracing::debug!(update = %u.id, "checkpoint delta hash mismatch; the CLI falls back to a whole checkpoint");
         return Err(Error::bad_request(
             "Bad Request: the checkpoint delta does not match its hash",
         ));
     }
-    state.store.save_checkpoint(&u, &next).await?;
+    // Durable before the answer: one row per step holding what it changed, not the whole
+    // text again.
+    state
+        .store
+        .append_checkpoint_delta(&u, req.sequence_number, &edits, &hash, &next)
+        .await?;
     state.remember_verbatim(&u.id, req.sequence_number, next);
     Ok(StatusCode::OK.into_response())
 }
@@ -798,25 +756,4 @@ pub async fn latest_previews(
         }).collect::<Vec<_>>(),
     }))
     .into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn edits_apply_in_order_and_reject_bad_ranges() {
-        assert_eq!(
-            apply_edits("abcdef", &[(1, 2, "X"), (4, 6, "")]).unwrap(),
-            "aXcd"
-        );
-        assert_eq!(apply_edits("abc", &[]).unwrap(), "abc");
-        assert_eq!(apply_edits("abc", &[(3, 3, "d")]).unwrap(), "abcd");
-        assert!(apply_edits("abc", &[(2, 1, "")]).is_err());
-        assert!(apply_edits("abc", &[(0, 4, "")]).is_err());
-        assert!(apply_edits("abc", &[(2, 3, ""), (0, 1, "")]).is_err());
-        assert!(apply_edits("abc", &[(-1, 1, "")]).is_err());
-        // Never splits a UTF-8 character.
-        assert!(apply_edits("é", &[(1, 2, "")]).is_err());
-    }
 }
