@@ -33,6 +33,8 @@ pub mod cli;
 pub mod ephemeral;
 pub mod error;
 pub mod events;
+#[cfg(feature = "inline")]
+pub mod inline;
 pub use pulumi_auto_types::model;
 pub mod ops;
 pub mod recovery;
