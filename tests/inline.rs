@@ -213,3 +213,569 @@ async fn create_update_replace_delete() {
     let up = stack.up(UpOptions::default()).await.unwrap();
     assert_eq!(up.summary.resource_changes.get("same"), Some(&2), "{up:?}");
 }
+
+/// What a program saw, handed back to the test.
+type Seen = Arc<std::sync::Mutex<Vec<(bool, String, Value)>>>;
+
+fn record(seen: &Seen, ctx: &Context, what: &str, v: &Value) {
+    seen.lock()
+        .unwrap()
+        .push((ctx.is_preview(), what.to_owned(), v.clone()));
+}
+
+/// Resources of every kind, outputs plain, nested and secret, config and secret config,
+/// a component with children, the Stash, and the readStackOutputs invoke of another stack.
+#[tokio::test]
+async fn outputs_config_components_stash_and_invoke() {
+    let env = Env::new();
+    // The stack the invoke reads: its outputs, one secret.
+    let producer = env
+        .stack(|ctx: Context| async move {
+            ctx.export("plain", "from producer");
+            ctx.export_secret("hidden", "producer-secret-value");
+            Ok(())
+        })
+        .await;
+    let up = producer.up(UpOptions::default()).await.unwrap();
+    assert!(up.outputs["hidden"].secret);
+    let producer_name = producer.fully_qualified_name();
+
+    let seen: Seen = Default::default();
+    let dir = env.files.clone();
+    let (s, pn) = (seen.clone(), producer_name.clone());
+    let ws = env
+        .builder("consumer", move |ctx: Context| {
+            let (seen, dir, producer) = (s.clone(), dir.clone(), pn.clone());
+            async move {
+                // Config: plain and secret; the secret is never in Debug.
+                let greeting = ctx.config_str("greeting").ok_or("no greeting")?;
+                let token = ctx.config("token").ok_or("no token")?;
+                assert!(token.is_secret());
+                assert!(ctx.config_str("token").is_none());
+                assert!(ctx.is_config_secret("token"));
+                let debug = format!("{ctx:?} {token:?} {:?}", ctx.secret_config("token"));
+                assert!(!debug.contains("tok-s3cr3t"), "{debug}");
+                assert_eq!(ctx.secret_config("token").unwrap().expose(), "tok-s3cr3t");
+
+                // A component with two children, and its outputs.
+                let group = ctx
+                    .register_component("inline:index:Group", "group", ResourceOptions::default())
+                    .await?;
+                assert_eq!(group.id, Value::Null);
+                let mut paths = Vec::new();
+                for name in ["one", "two"] {
+                    let path = dir.join(format!("{name}.txt")).display().to_string();
+                    let f = ctx
+                        .register_resource(
+                            FILE,
+                            name,
+                            file(&path, &greeting),
+                            ResourceOptions::default().parent(&group),
+                        )
+                        .await?;
+                    record(&seen, &ctx, "file id", &f.id);
+                    record(&seen, &ctx, "file size", f.output("size"));
+                    paths.push(f.output("path").clone());
+                }
+                ctx.register_outputs(&group, props([("paths", Value::Array(paths.clone()))]))
+                    .await?;
+
+                // The engine's Stash: its output is its input.
+                let stash = ctx
+                    .register_resource(
+                        "pulumi:index:Stash",
+                        "stash",
+                        props([(
+                            "input",
+                            props([("n", 1.into()), ("list", vec!["x", "y"].into())]).into(),
+                        )]),
+                        ResourceOptions::default(),
+                    )
+                    .await?;
+                record(&seen, &ctx, "stash", stash.output("output"));
+
+                // The other stack's outputs, through the engine's built-in invoke.
+                let read = ctx
+                    .invoke(
+                        "pulumi:pulumi:readStackOutputs",
+                        props([("name", producer.into())]),
+                    )
+                    .await?;
+                record(&seen, &ctx, "read", &Value::Object(read.clone()));
+
+                ctx.export("greeting", greeting.as_str());
+                ctx.export(
+                    "nested",
+                    props([("paths", Value::Array(paths)), ("count", 2.into())]),
+                );
+                ctx.export("token", token);
+                ctx.export_secret("derived", format!("{greeting}!"));
+                ctx.export("stash", stash.output("output").clone());
+                ctx.export(
+                    "producerPlain",
+                    read["outputs"].get("plain").cloned().unwrap_or(Value::Null),
+                );
+                ctx.info("logged by the program: tok-s3cr3t").await?;
+                Ok(())
+            }
+        })
+        .await
+        .build()
+        .await
+        .unwrap();
+    install_files(&ws).await;
+    let stack = ws.create_stack("dev").await.unwrap();
+    stack.set_config("greeting", "hi").await.unwrap();
+    stack
+        .set_config("token", Secret::new("tok-s3cr3t"))
+        .await
+        .unwrap();
+
+    let events = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let ev = events.clone();
+    let preview = stack
+        .preview(
+            PreviewOptions::default()
+                .on_event(move |e| ev.lock().unwrap().push(serde_json::to_string(e).unwrap())),
+        )
+        .await
+        .unwrap();
+    // The stack, the group, its two files, the stash.
+    assert_eq!(
+        preview.summary.resource_changes.get("create"),
+        Some(&5),
+        "{preview:?}"
+    );
+    let up = stack.up(UpOptions::default()).await.unwrap();
+    assert_eq!(
+        up.summary.resource_changes.get("create"),
+        Some(&5),
+        "{up:?}"
+    );
+
+    let o = &up.outputs;
+    assert_eq!(o["greeting"].value, "hi");
+    assert!(!o["greeting"].secret);
+    assert_eq!(o["nested"].value["count"], 2);
+    assert_eq!(o["nested"].value["paths"][1], env.path("two.txt"));
+    assert!(o["token"].secret && o["token"].value == "tok-s3cr3t");
+    assert!(o["derived"].secret && o["derived"].value == "hi!");
+    assert_eq!(
+        o["stash"].value,
+        serde_json::json!({"n": 1, "list": ["x", "y"]})
+    );
+    assert_eq!(o["producerPlain"].value, "from producer");
+    assert_eq!(std::fs::read_to_string(env.path("one.txt")).unwrap(), "hi");
+
+    // The preview saw unknowns where the values were not known yet; the update saw them.
+    let seen = seen.lock().unwrap().clone();
+    let of = |preview: bool, what: &str| -> Vec<Value> {
+        seen.iter()
+            .filter(|(p, w, _)| *p == preview && w == what)
+            .map(|(_, _, v)| v.clone())
+            .collect()
+    };
+    assert_eq!(of(true, "file id"), [Value::Unknown, Value::Unknown]);
+    // (The provider computes a file's size in a preview too.)
+    assert_eq!(of(true, "file size"), [Value::from(2), Value::from(2)]);
+    assert_eq!(
+        of(false, "file id"),
+        [
+            Value::from(env.path("one.txt")),
+            Value::from(env.path("two.txt"))
+        ]
+    );
+    assert_eq!(of(false, "file size"), [Value::from(2), Value::from(2)]);
+    assert_eq!(
+        of(false, "stash")[0].get("list"),
+        Some(&Value::from(vec!["x", "y"]))
+    );
+    // The invoke reads the other stack's secret output as a secret, and names it.
+    let read = &of(false, "read")[0];
+    assert!(
+        read.get("outputs")
+            .unwrap()
+            .get("hidden")
+            .unwrap()
+            .is_secret(),
+        "{read:?}"
+    );
+    assert_eq!(
+        read.get("outputs").unwrap().get("hidden").unwrap().as_str(),
+        Some("producer-secret-value")
+    );
+    assert_eq!(
+        read.get("secretOutputNames"),
+        Some(&Value::from(vec!["hidden"]))
+    );
+
+    // The log message reached the engine, the secret redacted.
+    let events = events.lock().unwrap().join("\n");
+    assert!(
+        events.contains("logged by the program: [secret]"),
+        "{events}"
+    );
+    assert!(!events.contains("tok-s3cr3t"));
+
+    // The state: the children are the component's, the component the stack's.
+    let dep = stack.export_stack().await.unwrap();
+    let text = serde_json::to_string(&dep).unwrap();
+    assert!(
+        text.contains("urn:pulumi:dev::consumer::pulumi:pulumi:Stack::consumer-dev"),
+        "{text}"
+    );
+    assert!(
+        text.contains("urn:pulumi:dev::consumer::inline:index:Group$files:index:File::one"),
+        "{text}"
+    );
+}
+
+/// Eight stacks of eight different programs, each its own workspace and project, run
+/// their `up` at once in this one process (each operation has its own server).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_inline_stacks_in_parallel() {
+    let env = Env::new();
+    let mut stacks = Vec::new();
+    for i in 0..8 {
+        let path = env.path(&format!("p{i}.txt"));
+        let ws = env
+            .builder(&format!("parallel-{i}"), move |ctx: Context| {
+                let path = path.clone();
+                async move {
+                    let content = format!("program {i}");
+                    let f = ctx
+                        .register_resource(
+                            FILE,
+                            "f",
+                            file(&path, &content),
+                            ResourceOptions::default(),
+                        )
+                        .await?;
+                    ctx.export("which", i);
+                    ctx.export("size", f.output("size").clone());
+                    Ok(())
+                }
+            })
+            .await
+            .build()
+            .await
+            .unwrap();
+        install_files(&ws).await;
+        stacks.push(ws.create_stack("dev").await.unwrap());
+    }
+    let started = std::time::Instant::now();
+    let ups =
+        futures_util::future::join_all(stacks.iter().map(|s| s.up(UpOptions::default()))).await;
+    let wall = started.elapsed();
+    for (i, up) in ups.into_iter().enumerate() {
+        let up = up.unwrap();
+        assert_eq!(up.outputs["which"].value, i, "stack {i}");
+        assert_eq!(up.outputs["size"].value, format!("program {i}").len());
+        assert_eq!(
+            std::fs::read_to_string(env.path(&format!("p{i}.txt"))).unwrap(),
+            format!("program {i}")
+        );
+    }
+    eprintln!("8 inline ups at once: {wall:?}");
+}
+
+/// The TCP ports this process listens on (from /proc/net/tcp, by socket inode).
+fn listening_ports() -> Vec<u16> {
+    let mut inodes = std::collections::BTreeSet::new();
+    for fd in std::fs::read_dir("/proc/self/fd").unwrap().flatten() {
+        if let Ok(l) = std::fs::read_link(fd.path()) {
+            let l = l.to_string_lossy().into_owned();
+            if let Some(i) = l.strip_prefix("socket:[").and_then(|r| r.strip_suffix(']')) {
+                inodes.insert(i.to_owned());
+            }
+        }
+    }
+    let mut ports = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            if cols.len() > 9 && cols[3] == "0A" && inodes.contains(cols[9]) {
+                let port = cols[1].rsplit(':').next().unwrap();
+                ports.push(u16::from_str_radix(port, 16).unwrap());
+            }
+        }
+    }
+    ports.sort();
+    ports
+}
+
+fn thread_count() -> usize {
+    std::fs::read_dir("/proc/self/task").unwrap().count()
+}
+
+/// Sets a flag when dropped: the program's future was dropped (aborted).
+struct Dropped(Arc<AtomicUsize>);
+impl Drop for Dropped {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Cancelled while the program waits in the middle of its run: the CLI and its plugins
+/// end, the program's task is aborted, the server's port closes, no thread is left, the
+/// stack is not locked, and the next `up` converges.
+#[tokio::test]
+async fn cancel_mid_up_leaves_nothing() {
+    let env = Env::new();
+    let marker = common::unique_marker();
+    let started = Arc::new(tokio::sync::Notify::new());
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let (st, dr, a, b) = (
+        started.clone(),
+        dropped.clone(),
+        env.path("a.txt"),
+        env.path("b.txt"),
+    );
+    let m = marker.clone();
+    let ws = env
+        .builder("cancel", move |ctx: Context| {
+            let (started, dropped, a, b) = (st.clone(), dr.clone(), a.clone(), b.clone());
+            async move {
+                let _guard = Dropped(dropped);
+                ctx.register_resource(FILE, "a", file(&a, "a"), ResourceOptions::default())
+                    .await?;
+                if ctx.config_str("fast").is_none() {
+                    started.notify_one();
+                    tokio::time::sleep(std::time::Duration::from_secs(120)).await;
+                }
+                ctx.register_resource(FILE, "b", file(&b, "b"), ResourceOptions::default())
+                    .await?;
+                Ok(())
+            }
+        })
+        .await
+        .workspace(move |b| b.env("PULUMI_AUTO_TEST_MARKER", m))
+        .build()
+        .await
+        .unwrap();
+    install_files(&ws).await;
+    let stack = ws.create_stack("dev").await.unwrap();
+    let ports_before = listening_ports();
+    let threads_before = thread_count();
+
+    let token = tokio_util::sync::CancellationToken::new();
+    let up = stack.up(UpOptions::default().cancel_token(token.clone()));
+    let canceller = async {
+        started.notified().await;
+        assert!(!common::processes_with_marker(&marker).is_empty());
+        assert!(
+            listening_ports().len() > ports_before.len(),
+            "the server listens"
+        );
+        token.cancel();
+    };
+    let (result, ()) = tokio::join!(up, canceller);
+    assert!(matches!(result, Err(Error::Cancelled { .. })), "{result:?}");
+
+    assert_eq!(common::wait_until_gone(&marker).await, [], "processes left");
+    assert_eq!(listening_ports(), ports_before, "a port left open");
+    assert_eq!(
+        dropped.load(Ordering::SeqCst),
+        1,
+        "the program's task was not aborted"
+    );
+    let mut threads = thread_count();
+    for _ in 0..200 {
+        if threads <= threads_before {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        threads = thread_count();
+    }
+    assert!(
+        threads <= threads_before,
+        "{threads} threads, {threads_before} before"
+    );
+    let health = stack.health().await.unwrap();
+    assert!(health.is_clean(), "{health:?}");
+
+    stack.set_config("fast", "yes").await.unwrap();
+    stack.up(UpOptions::default()).await.unwrap();
+    assert!(env.files.join("b.txt").exists());
+    assert_eq!(listening_ports(), ports_before);
+}
+
+/// A panicking program and a failing one: `Error::ProgramFailed` with the program's
+/// message (secret config values redacted), and the driver goes on.
+#[tokio::test]
+async fn a_panicking_or_failing_program_is_program_failed() {
+    let env = Env::new();
+    let stack = env
+        .stack(|ctx: Context| async move {
+            let secret = ctx
+                .secret_config("token")
+                .map(|s| s.expose().to_owned())
+                .unwrap_or_default();
+            match ctx.config_str("mode").as_deref() {
+                Some("panic") => panic!("the program gave up on {secret}"),
+                Some("error") => Err(format!("no good: {secret}").into()),
+                Some("engine") => {
+                    // The engine's refusal reaches the program as a Result, which it
+                    // returns with `?`.
+                    ctx.invoke(
+                        "pulumi:pulumi:noSuchFunction",
+                        props([("arg", secret.into())]),
+                    )
+                    .await?;
+                    Ok(())
+                }
+                _ => Ok(()),
+            }
+        })
+        .await;
+    stack
+        .set_config("token", Secret::new("pass-s3cr3t"))
+        .await
+        .unwrap();
+    for (mode, expected) in [
+        (
+            "panic",
+            "the program panicked: the program gave up on [secret]",
+        ),
+        ("error", "no good: [secret]"),
+        (
+            "engine",
+            "unrecognized function name: 'pulumi:pulumi:noSuchFunction'",
+        ),
+    ] {
+        stack.set_config("mode", mode).await.unwrap();
+        for result in [
+            stack.up(UpOptions::default()).await.map(|_| ()),
+            stack.preview(PreviewOptions::default()).await.map(|_| ()),
+        ] {
+            let err = result.unwrap_err();
+            let Error::ProgramFailed { message, .. } = &err else {
+                panic!("{mode}: {err:?}");
+            };
+            assert!(message.contains(expected), "{mode}: {message}");
+            let all = format!("{err} {err:?}");
+            assert!(!all.contains("pass-s3cr3t"), "{mode}: {all}");
+        }
+    }
+    // Still alive, and the stack works.
+    stack.set_config("mode", "fine").await.unwrap();
+    stack.up(UpOptions::default()).await.unwrap();
+    assert!(stack.health().await.unwrap().is_clean());
+}
+
+/// Refresh, destroy (with its approval: wrong name refused, bound approval honoured) and
+/// a program that starts an operation of its own stack from inside (refused).
+#[tokio::test]
+async fn refresh_destroy_and_nested_operations() {
+    let env = Env::new();
+    let handle: Arc<std::sync::OnceLock<InlineStack>> = Default::default();
+    let nested: Arc<std::sync::Mutex<Option<String>>> = Default::default();
+    let (h, n, a) = (handle.clone(), nested.clone(), env.path("a.txt"));
+    let stack = env
+        .stack(move |ctx: Context| {
+            let (h, n, a) = (h.clone(), n.clone(), a.clone());
+            async move {
+                ctx.register_resource(FILE, "a", file(&a, "a"), ResourceOptions::default())
+                    .await?;
+                if ctx.config_str("nested").is_some()
+                    && let Some(stack) = h.get()
+                {
+                    let r = stack.up(UpOptions::default()).await;
+                    *n.lock().unwrap() = Some(format!("{r:?}"));
+                }
+                Ok(())
+            }
+        })
+        .await;
+    handle.set(stack.clone()).unwrap();
+    stack.up(UpOptions::default()).await.unwrap();
+
+    // A file removed behind the stack's back: refresh finds it gone.
+    std::fs::remove_file(env.path("a.txt")).unwrap();
+    let refreshed = stack.refresh(RefreshOptions::default()).await.unwrap();
+    assert_eq!(
+        refreshed.summary.resource_changes.get("delete"),
+        Some(&1),
+        "{refreshed:?}"
+    );
+    stack.up(UpOptions::default()).await.unwrap();
+    assert!(env.files.join("a.txt").exists());
+
+    stack.set_config("nested", "yes").await.unwrap();
+    stack.up(UpOptions::default()).await.unwrap();
+    let nested = nested.lock().unwrap().clone().unwrap();
+    assert!(
+        nested.contains("InvalidInput") && nested.contains("from inside"),
+        "{nested}"
+    );
+
+    // Destroy: the approval must name the stack; a bound one is checked by a fresh
+    // preview, which the program serves too.
+    let refused = stack
+        .destroy(
+            DestroyOptions::default(),
+            &DestroyApproval::for_stack("prod"),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(Error::DestroyRefused { .. })),
+        "{refused:?}"
+    );
+    assert!(env.files.join("a.txt").exists());
+    let plan = stack
+        .preview_destroy(DestroyOptions::default())
+        .await
+        .unwrap();
+    let gone = stack
+        .destroy(DestroyOptions::default(), &plan.approve("dev"))
+        .await
+        .unwrap();
+    assert_eq!(
+        gone.summary.resource_changes.get("delete"),
+        Some(&2),
+        "{gone:?}"
+    );
+    assert!(!env.files.join("a.txt").exists());
+}
+
+/// An ephemeral stack of an inline program: created with its config, up, torn down.
+#[tokio::test]
+async fn ephemeral_inline_stack() {
+    let env = Env::new();
+    let path = env.path("eph.txt");
+    let bin = provider_binary();
+    let version = provider_version(&bin);
+    let stack = env
+        .builder("ephemeral", move |ctx: Context| {
+            let path = path.clone();
+            async move {
+                let content = ctx.config_str("content").unwrap_or_default();
+                ctx.register_resource(FILE, "f", file(&path, &content), ResourceOptions::default())
+                    .await?;
+                Ok(())
+            }
+        })
+        .await
+        .create_ephemeral(|b| b.prefix("inline-eph").config("content", "ephemeral"))
+        .await
+        .unwrap();
+    stack
+        .workspace()
+        .install_plugin_from_file("resource", "files", &version, &bin)
+        .await
+        .unwrap();
+    assert!(stack.name().starts_with("inline-eph-"));
+    let up = stack.up(UpOptions::default()).await.unwrap();
+    assert_eq!(
+        up.summary.resource_changes.get("create"),
+        Some(&2),
+        "{up:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(env.path("eph.txt")).unwrap(),
+        "ephemeral"
+    );
+    stack.teardown().await.unwrap();
+    assert!(!env.files.join("eph.txt").exists());
+}
