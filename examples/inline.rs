@@ -89,7 +89,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|_| "pulumi-auto inline demo passphrase".into());
 
     // 1. The context: a workspace of the inline program.
-    let ws = InlineWorkspace::builder("inline-tutorial", |ctx| program(ctx))
+    let ws = InlineWorkspace::builder("inline-tutorial", program)
         .work_dir(base.join("project"))
         .workspace(move |b| b.backend_url(backend).passphrase(Secret::new(passphrase)))
         .build()

@@ -224,7 +224,9 @@ impl InlineWorkspace {
 
 /// A stack of an inline program. It derefs to its [`Stack`] for config, outputs, tags,
 /// history and the rest; its own `up`, `preview`, `refresh`, `destroy` and
-/// `preview_destroy` serve the program to the CLI.
+/// `preview_destroy` serve the program to the CLI. (The `*_with_events` methods reached
+/// through the deref are [`Stack`]'s and do not serve it: take the live events with the
+/// options' [`on_event`](UpOptions::on_event) callback.)
 #[derive(Clone)]
 pub struct InlineStack {
     stack: Stack,
