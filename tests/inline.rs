@@ -779,3 +779,125 @@ async fn ephemeral_inline_stack() {
     stack.teardown().await.unwrap();
     assert!(!env.files.join("eph.txt").exists());
 }
+
+/// The resource options reach the engine: an explicit provider (and its version),
+/// dependencies, protect, ignore changes, replace on changes (delete before replace),
+/// additional secret outputs.
+#[tokio::test]
+async fn resource_options_reach_the_engine() {
+    let env = Env::new();
+    let version = provider_version(&provider_binary());
+    let (a, b) = (env.path("a.txt"), env.path("b.txt"));
+    let stack = env
+        .stack(move |ctx: Context| {
+            let (a, b, version) = (a.clone(), b.clone(), version.clone());
+            async move {
+                let content = ctx.config_str("content").unwrap_or_else(|| "one".into());
+                let protect = ctx.config_str("protect").is_some();
+                let provider = ctx
+                    .register_resource(
+                        "pulumi:providers:files",
+                        "explicit",
+                        PropertyMap::new(),
+                        ResourceOptions::default().version(version.clone()),
+                    )
+                    .await?;
+                let first = ctx
+                    .register_resource(
+                        FILE,
+                        "a",
+                        file(&a, &content),
+                        ResourceOptions::default()
+                            .provider(&provider)
+                            .protect(protect)
+                            .ignore_changes(["content"])
+                            .additional_secret_outputs(["size"]),
+                    )
+                    .await?;
+                ctx.register_resource(
+                    FILE,
+                    "b",
+                    file(&b, &content),
+                    ResourceOptions::default()
+                        .depends_on(&first)
+                        .replace_on_changes(["content"])
+                        // Same path: the old file must go before the new one is written.
+                        .delete_before_replace(true)
+                        .version(version),
+                )
+                .await?;
+                ctx.export("size", first.output("size").clone());
+                Ok(())
+            }
+        })
+        .await;
+    stack.set_config("protect", "yes").await.unwrap();
+    let up = stack.up(UpOptions::default()).await.unwrap();
+    assert!(
+        up.outputs["size"].secret,
+        "additional secret output: {up:?}"
+    );
+
+    let dep = serde_json::to_value(stack.export_stack().await.unwrap()).unwrap();
+    let resources = dep
+        .pointer("/deployment/resources")
+        .and_then(|r| r.as_array())
+        .cloned()
+        .unwrap_or_default();
+    let find = |name: &str| {
+        resources
+            .iter()
+            .find(|r| {
+                r["urn"]
+                    .as_str()
+                    .is_some_and(|u| u.ends_with(&format!("::{name}")))
+            })
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} not in {dep}"))
+    };
+    let (provider, a, b) = (find("explicit"), find("a"), find("b"));
+    assert!(
+        a["provider"]
+            .as_str()
+            .unwrap()
+            .starts_with(provider["urn"].as_str().unwrap()),
+        "{a}"
+    );
+    assert_eq!(a["protect"], true, "{a}");
+    assert_eq!(b["dependencies"], serde_json::json!([a["urn"]]), "{b}");
+    assert!(
+        b["provider"]
+            .as_str()
+            .unwrap()
+            .contains("pulumi:providers:files::default"),
+        "{b}"
+    );
+
+    // A content change: ignored on `a`, a replacement of `b`.
+    stack.set_config("content", "two").await.unwrap();
+    let up = stack.up(UpOptions::default()).await.unwrap();
+    assert_eq!(
+        up.summary.resource_changes.get("replace"),
+        Some(&1),
+        "{up:?}"
+    );
+    assert_eq!(std::fs::read_to_string(env.path("a.txt")).unwrap(), "one");
+    assert_eq!(std::fs::read_to_string(env.path("b.txt")).unwrap(), "two");
+
+    // Protected: the destroy fails and `a` stays; unprotected, it goes.
+    let approval = DestroyApproval::for_stack("dev");
+    assert!(
+        stack
+            .destroy(DestroyOptions::default(), &approval)
+            .await
+            .is_err()
+    );
+    assert!(env.files.join("a.txt").exists());
+    stack.remove_config("protect").await.unwrap();
+    stack.up(UpOptions::default()).await.unwrap();
+    stack
+        .destroy(DestroyOptions::default(), &approval)
+        .await
+        .unwrap();
+    assert!(!env.files.join("a.txt").exists());
+}
