@@ -166,10 +166,17 @@ impl LanguageRuntime for Runtime {
         }))
     }
 
+    /// The engine shuts the language host down (a cancelled operation, or its end):
+    /// programs still running are aborted.
     async fn cancel(
         &self,
         _: tonic::Request<()>,
     ) -> std::result::Result<tonic::Response<()>, tonic::Status> {
+        if let Ok(tasks) = self.shared.tasks.lock() {
+            for t in tasks.iter() {
+                t.abort();
+            }
+        }
         Ok(tonic::Response::new(()))
     }
 }
