@@ -238,6 +238,15 @@ pub enum Error {
         #[source]
         source: ModelError,
     },
+    /// A request of an inline program to the engine failed (feature `inline`): a
+    /// resource it refused, an invoke whose provider failed, or the connection lost.
+    #[error("{request} failed: {message}")]
+    EngineRequestFailed {
+        /// What was asked (`RegisterResource files:index:File::a`, `Invoke …`).
+        request: String,
+        /// The engine's message, secret config values redacted.
+        message: String,
+    },
     /// A process could not be started, or a file could not be read or written.
     #[error("{context}: {source}")]
     Io {

@@ -12,6 +12,7 @@
 //! - [`model`]: typed shapes of the CLI's JSON outputs (from `pulumi-auto-types`, as are
 //!   the engine-event model and [`Secret`]).
 //! - [`error`]: one error enum for everything.
+//! - `inline` (feature `inline`): inline programs, a Rust closure as the Pulumi program.
 //!
 //! ```no_run
 //! # async fn demo() -> pulumi_auto::Result<()> {
@@ -33,6 +34,8 @@ pub mod cli;
 pub mod ephemeral;
 pub mod error;
 pub mod events;
+#[cfg(feature = "inline")]
+pub mod inline;
 pub use pulumi_auto_types::model;
 pub mod ops;
 pub mod recovery;

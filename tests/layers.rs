@@ -18,6 +18,7 @@ const LIBRARY_LAYERS: &[&[&str]] = &[
     &["stack"],
     &["ops"],
     &["recovery", "ephemeral"],
+    &["inline"],
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -184,6 +184,9 @@ pub struct CommonOptions {
     /// (`--stack`, `--cwd`, `--yes`, …, in any spelling), a positional argument or `--`
     /// is refused, and destroy takes none. Never put a secret here.
     pub extra_args: Vec<String>,
+    /// The address of the in-process language host of an inline program (`--client`,
+    /// with `--exec-kind=auto.inline`); set by the `inline` module only, a managed flag.
+    pub(crate) client: Option<String>,
 }
 
 /// Appends `flag path` for each path, made [absolute].
@@ -299,6 +302,9 @@ impl CommonOptions {
         }
         if let Some(a) = &self.user_agent {
             args.extend(["--exec-agent".into(), a.clone()]);
+        }
+        if let Some(c) = &self.client {
+            args.extend([format!("--client={c}"), "--exec-kind=auto.inline".into()]);
         }
         Ok(())
     }
