@@ -16,6 +16,9 @@ use tokio::sync::Mutex;
 use crate::crypto;
 use crate::error::{CONCURRENT_UPDATE, Error, Result, STACK_HAS_RESOURCES};
 
+mod jobs;
+pub use jobs::{JobEnd, JobRow, job_status_is_final};
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Seconds since the Unix epoch.

@@ -63,6 +63,8 @@ pub struct AppState {
     pub data_keys: std::sync::Mutex<HashMap<String, Arc<DataKey>>>,
     /// Settings.
     pub config: ApiConfig,
+    /// The custom API (`/api/programs/…`), once its programs are prepared.
+    pub programs: std::sync::OnceLock<Arc<crate::programs::Programs>>,
     /// The last verbatim checkpoint of each running update (the base of its next delta).
     verbatim: std::sync::Mutex<HashMap<String, (i64, Arc<String>)>>,
 }
@@ -75,6 +77,7 @@ impl AppState {
             master,
             data_keys: Default::default(),
             config,
+            programs: Default::default(),
             verbatim: Default::default(),
         }
     }
@@ -182,6 +185,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(updates::event_single).get(updates::events),
         )
         .route(&format!("{upd}/complete"), post(updates::complete))
+        .merge(crate::programs::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),
