@@ -477,3 +477,110 @@ fn destroy_needs_a_fresh_plan_the_typed_name_and_an_admin() {
     assert!(files().is_empty());
     assert!(s.stack_names("files").is_empty());
 }
+
+#[test]
+fn a_killed_server_marks_running_operations_failed_and_repairs_their_stacks() {
+    let mut s = Served::start(&["slow"]);
+    slow_stack(&s, "crash", 3, 4);
+    let id = s.start_op("slow", "crash", "update");
+    wait_file(&s.out.join("crash"), 1);
+    s.server.kill_and_restart();
+    s.wait_ready();
+    let done = s.wait_update("slow", "crash", &id);
+    assert_eq!(done["status"], "failed", "{done}");
+    assert!(
+        done["error"]
+            .as_str()
+            .unwrap()
+            .contains("the server stopped while the operation ran"),
+        "{done}"
+    );
+    let log = s.log();
+    assert!(
+        log.contains("repaired a stack an interrupted operation left"),
+        "{log}"
+    );
+    // The stack is free (its lease released) and converges.
+    let again = s.start_op("slow", "crash", "update");
+    let v = s.wait_update("slow", "crash", &again);
+    assert_eq!(v["status"], "succeeded", "{v}");
+    assert_eq!(names_in(&s.out.join("crash")).len(), 3);
+}
+
+#[test]
+fn thirty_two_operations_on_sixteen_stacks_one_at_a_time_each() {
+    let s = Served::start(&["files"]);
+    let names: Vec<String> = (0..16).map(|i| format!("s{i:02}")).collect();
+    std::thread::scope(|scope| {
+        for n in &names {
+            let s = &s;
+            scope.spawn(move || {
+                let dir = s.out.join(n).display().to_string();
+                s.put_stack(
+                    "files",
+                    n,
+                    json!({"dir": dir, "greeting": format!("hi {n}")}),
+                );
+            });
+        }
+    });
+    // Two updates of each stack at once: one runs, the other is a 409 naming it.
+    let t = Instant::now();
+    let answers: Vec<(String, u16, Value)> = std::thread::scope(|scope| {
+        let hs: Vec<_> = names
+            .iter()
+            .flat_map(|n| [n, n])
+            .map(|n| {
+                let s = &s;
+                scope.spawn(move || {
+                    let (st, b) = s.call(
+                        "POST",
+                        &format!("/api/programs/files/stacks/{n}/update"),
+                        Some(json!({})),
+                    );
+                    (
+                        n.clone(),
+                        st,
+                        serde_json::from_str(&b).unwrap_or(Value::Null),
+                    )
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for n in &names {
+        let mine: Vec<&(String, u16, Value)> = answers.iter().filter(|a| &a.0 == n).collect();
+        let ok: Vec<_> = mine.iter().filter(|a| a.1 == 202).collect();
+        let busy: Vec<_> = mine.iter().filter(|a| a.1 == 409).collect();
+        assert_eq!((ok.len(), busy.len()), (1, 1), "{n}: {mine:?}");
+        assert_eq!(busy[0].2["updateId"], ok[0].2["updateId"], "{n}");
+    }
+    for (n, st, v) in &answers {
+        if *st == 202 {
+            let d = s.wait_update("files", n, v["updateId"].as_str().unwrap());
+            assert_eq!(d["status"], "succeeded", "{n}: {d}");
+        }
+    }
+    eprintln!("16 concurrent updates: {:?}", t.elapsed());
+    // Each stack's own files and settings, whole.
+    for n in &names {
+        assert_eq!(
+            names_in(&s.out.join(n)),
+            ["greeting.txt", "note.txt"],
+            "{n}"
+        );
+        let g = std::fs::read_to_string(s.out.join(n).join("greeting.txt")).unwrap();
+        assert_eq!(g, format!("hi {n}"));
+        let yaml = std::fs::read_to_string(
+            s.program_data("files")
+                .join("stacks")
+                .join(n)
+                .join(format!("Pulumi.{n}.yaml")),
+        )
+        .unwrap();
+        assert!(
+            yaml.contains("files:dir") && yaml.contains("files:greeting"),
+            "{n}: {yaml}"
+        );
+    }
+}

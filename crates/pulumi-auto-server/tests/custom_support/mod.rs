@@ -91,9 +91,24 @@ impl Served {
         }
     }
 
-    /// The server's log so far.
+    /// The server's log so far, without its colour codes.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.server.log).unwrap_or_default()
+        let raw = std::fs::read_to_string(&self.server.log).unwrap_or_default();
+        let mut out = String::with_capacity(raw.len());
+        let mut chars = raw.chars();
+        while let Some(c) = chars.next() {
+            if c == '\u{1b}' {
+                // ESC [ … m
+                for c in chars.by_ref() {
+                    if c == 'm' {
+                        break;
+                    }
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
     }
 
     /// A call with the admin token: status, body.
