@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use pulumi_auto_server::api::ApiConfig;
+use pulumi_auto_server::programs::ProgramsConfig;
 use pulumi_auto_server::server::{ServeOptions, open_store};
 use pulumi_auto_server::{crypto, serve};
 
@@ -44,6 +45,12 @@ enum Command {
         /// minutes and renews once half of that has passed: shorter leases suit tests only.
         #[arg(long, default_value_t = 300)]
         lease_secs: i64,
+        /// A program of the custom API, `NAME=DIR` (repeatable).
+        #[arg(long = "program", value_parser = ProgramsConfig::parse_program)]
+        programs: Vec<(String, PathBuf)>,
+        /// A directory whose subdirectories with a Pulumi.yaml are programs (named after them).
+        #[arg(long)]
+        programs_dir: Option<PathBuf>,
     },
     /// Creates an organization offline (the server may be running), with its admin (a user
     /// made when unknown; give them a token with `token create --user`).
@@ -119,6 +126,8 @@ async fn run(cli: Cli) -> pulumi_auto_server::Result<()> {
             admin,
             max_body_mib,
             lease_secs,
+            programs,
+            programs_dir,
         } => {
             serve(ServeOptions {
                 listen,
@@ -129,6 +138,10 @@ async fn run(cli: Cli) -> pulumi_auto_server::Result<()> {
                 api: ApiConfig {
                     max_body: max_body_mib.saturating_mul(1024 * 1024),
                     lease_secs: lease_secs.clamp(10, 86_400),
+                },
+                programs: ProgramsConfig {
+                    programs,
+                    programs_dir,
                 },
             })
             .await

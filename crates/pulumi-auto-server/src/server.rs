@@ -29,6 +29,8 @@ pub struct ServeOptions {
     pub admin: String,
     /// API settings.
     pub api: ApiConfig,
+    /// The programs of the custom API.
+    pub programs: crate::programs::ProgramsConfig,
 }
 
 /// Creates the data directory (0700) if needed.
@@ -107,13 +109,24 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         let _ = out.flush();
     }
     tracing::info!(%addr, "listening");
+    crate::programs::start(
+        state.clone(),
+        &opts.programs,
+        &opts.data,
+        &opts.org,
+        &format!("http://{addr}"),
+    )?;
+    let stopping = state.clone();
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .map_err(|e| Error::Internal(format!("server error: {e}")))?;
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            crate::programs::shutdown(&stopping).await;
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("server error: {e}")))?;
     state.store.close().await;
     Ok(())
 }

@@ -18,6 +18,7 @@ use crate::error::{CONCURRENT_UPDATE, Error, Result, STACK_HAS_RESOURCES};
 
 mod audit;
 mod deltas;
+mod jobs;
 mod stack_admin;
 mod teams;
 mod usage;
@@ -25,6 +26,7 @@ mod user_tokens;
 mod webhooks;
 
 pub use audit::{AuditEntry, AuditQuery};
+pub use jobs::{JobEnd, JobRow, job_status_is_final};
 pub use deltas::{apply_and_compact, apply_delta, apply_edits, hex_sha256};
 pub use teams::{Access, Member, PERMISSION_ADMIN, TeamRow, TeamStack};
 pub use webhooks::{DELIVERIES_KEPT, WebhookRow, delivery_id};

@@ -66,6 +66,8 @@ pub struct AppState {
     pub config: ApiConfig,
     /// The webhooks' background delivery queue.
     pub(crate) hooks: crate::rest::HookQueue,
+    /// The custom API (`/api/programs/…`), once its programs are prepared.
+    pub programs: std::sync::OnceLock<Arc<crate::programs::Programs>>,
     /// The last verbatim checkpoint of each running update (the base of its next delta).
     verbatim: std::sync::Mutex<HashMap<String, (i64, Arc<String>)>>,
 }
@@ -79,6 +81,7 @@ impl AppState {
             data_keys: Default::default(),
             config,
             hooks: Default::default(),
+            programs: Default::default(),
             verbatim: Default::default(),
         }
     }
@@ -187,6 +190,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route(&format!("{upd}/complete"), post(updates::complete))
         .merge(crate::rest::routes())
+        .merge(crate::programs::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),

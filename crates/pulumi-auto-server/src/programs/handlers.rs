@@ -1,0 +1,649 @@
+//! The custom API's handlers: thin, they check the request and the caller, then hand the
+//! work to the library, as a job when it is an engine operation.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use pulumi_auto::ops::{DestroyOptions, PreviewOptions, RefreshOptions, UpOptions};
+use pulumi_auto::secret::Revealed;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::authz::{Action, allow};
+use super::jobs::{ApiError, end_of};
+use super::validate::{self, ConfigInput};
+use super::{PLAN_TTL, PendingPlan, Program, Programs, lib_error};
+use crate::api::{AppState, Auth, parse_json, read_body};
+use crate::error::Error;
+use crate::store::{JobEnd, JobRow};
+
+/// The result of every handler.
+pub type Res = Result<Response, ApiError>;
+
+type Shared = Arc<AppState>;
+
+/// The path of a job of the custom API.
+pub fn job_location(program: &str, stack: &str, id: &str) -> String {
+    format!("/api/programs/{program}/stacks/{stack}/updates/{id}")
+}
+
+/// Reads and parses an optional JSON body (empty: the default).
+async fn body<T: serde::de::DeserializeOwned + Default>(b: Body) -> Result<T, Error> {
+    let bytes = read_body(b, validate::MAX_BODY).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    parse_json(&bytes)
+}
+
+/// `GET /api/programs`.
+pub async fn list_programs(State(state): State<Shared>, Extension(auth): Extension<Auth>) -> Res {
+    let p = Programs::of(&state)?;
+    allow(&state, &auth, &p.org, Action::Read, None).await?;
+    let list: Vec<Value> = p
+        .programs
+        .values()
+        .map(|g| json!({"name": g.name, "project": g.project}))
+        .collect();
+    Ok(Json(json!({ "programs": list })).into_response())
+}
+
+/// `GET /api/programs/{program}`: the program and its config schema (from `Pulumi.yaml`).
+pub async fn get_program(
+    State(state): State<Shared>,
+    Extension(auth): Extension<Auth>,
+    Path(program): Path<String>,
+) -> Res {
+    let p = Programs::of(&state)?;
+    allow(&state, &auth, &p.org, Action::Read, None).await?;
+    let g = p.program(&program)?;
+    let stacks = state.store.project_stack_names(&p.org, &g.project).await?;
+    Ok(Json(json!({"name": g.name, "project": g.project, "stacks": stacks})).into_response())
+}
+
+/// `GET /api/programs/{program}/stacks`.
+pub async fn list_stacks(
+    State(state): State<Shared>,
+    Extension(auth): Extension<Auth>,
+    Path(program): Path<String>,
+) -> Res {
+    let p = Programs::of(&state)?;
+    allow(&state, &auth, &p.org, Action::Read, None).await?;
+    let g = p.program(&program)?;
+    let names = state.store.project_stack_names(&p.org, &g.project).await?;
+    let mut out = Vec::new();
+    for name in names {
+        let last = state.store.list_jobs(&g.name, &name, 1).await?;
+        out.push(json!({"name": name, "lastUpdate": last.first().map(job_json)}));
+    }
+    Ok(Json(json!({ "stacks": out })).into_response())
+}
+
+/// 404 unless the stack exists on the server.
+async fn existing(state: &AppState, p: &Programs, g: &Program, stack: &str) -> Result<(), Error> {
+    validate::stack_name(stack)?;
+    let names = state.store.project_stack_names(&p.org, &g.project).await?;
+    if names.iter().any(|n| n == stack) {
+        Ok(())
+    } else {
+        Err(Error::not_found(format!(
+            "Not Found: program {:?} has no stack {stack:?} (create it with PUT)",
+            g.name
+        )))
+    }
+}
+
+/// The body of `PUT …/stacks/{stack}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PutStack {
+    /// Config to set (plain values, or `{"value", "secret": true}`).
+    #[serde(default)]
+    pub config: BTreeMap<String, ConfigInput>,
+    /// Tags the stack protected (`true`) or not (`false`): a protected stack's destroy needs
+    /// `overrideProtection`.
+    #[serde(default)]
+    pub protected: Option<bool>,
+}
+
+/// `PUT /api/programs/{program}/stacks/{stack}`: create or select the stack, then set the
+/// config given (secret values reach the CLI without argv and are never returned).
+pub async fn put_stack(
+    State(state): State<Shared>,
+    Extension(auth): Extension<Auth>,
+    Path((program, stack)): Path<(String, String)>,
+    b: Body,
+) -> Res {
+    let p = Programs::of(&state)?;
+    let g = p.program(&program)?.clone();
+    validate::stack_name(&stack)?;
+    let req: PutStack = body(b).await?;
+    let cfg = validate::config(req.config)?;
+    let user = allow(&state, &auth, &p.org, Action::Write, Some(&stack)).await?;
+    let job = p
+        .jobs
+        .begin(&g.name, &stack, "config", &user.login, true)
+        .await?;
+    let handle = p.stack(&g, &stack).await;
+    let res = async {
+        let s = handle?;
+        let ws = s.workspace().clone();
+        let s = ws
+            .create_or_select_stack(&stack)
+            .await
+            .map_err(|e| lib_error(e, &cfg.secrets))?;
+        let keys: Vec<String> = cfg.values.iter().map(|(k, _)| k.clone()).collect();
+        if !cfg.values.is_empty() {
+            s.set_all_config(cfg.values)
+                .await
+                .map_err(|e| lib_error(e, &cfg.secrets))?;
+        }
+        if let Some(on) = req.protected {
+            s.set_protected(on)
+                .await
+                .map_err(|e| lib_error(e, &cfg.secrets))?;
+        }
+        Ok::<_, Error>(keys)
+    }
+    .await;
+    let end = JobEnd {
+        status: if res.is_ok() { "succeeded" } else { "failed" }.into(),
+        error: res.as_ref().err().map(|e| e.to_string()),
+        ..JobEnd::default()
+    };
+    p.jobs.finish(&job, end).await;
+    let keys = res?;
+    tracing::info!(program = %g.name, %stack, keys = keys.len(), "info: Successfully initialized stack and set its config");
+    Ok(
+        Json(json!({"name": stack, "program": g.name, "project": g.project, "configSet": keys}))
+            .into_response(),
+    )
+}
+
+/// `?showSecrets=true`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShowSecrets {
+    /// Reveal secret outputs (admins only).
+    #[serde(default)]
+    pub show_secrets: bool,
+}
+
+/// `GET /api/programs/{program}/stacks/{stack}`: the stack, its outputs (secret ones masked
+/// unless an admin asks with `?showSecrets=true`) and its last operation.
+pub async fn get_stack(
+    State(state): State<Shared>,
+    Extension(auth): Extension<Auth>,
+    Path((program, stack)): Path<(String, String)>,
+    Query(q): Query<ShowSecrets>,
+) -> Res {
+    let p = Programs::of(&state)?;
+    let g = p.program(&program)?.clone();
+    allow(&state, &auth, &p.org, Action::Read, Some(&stack)).await?;
+    if q.show_secrets {
+        allow(&state, &auth, &p.org, Action::ReadSecrets, Some(&stack)).await?;
+    }
+    existing(&state, &p, &g, &stack).await?;
+    let s = p.stack(&g, &stack).await?;
+    let outputs = s.outputs().await.map_err(|e| lib_error(e, &[]))?;
+    let outputs = if q.show_secrets {
+        serde_json::to_value(Revealed(&outputs))
+    } else {
+        serde_json::to_value(&outputs)
+    }
+    .map_err(|e| Error::Internal(format!("outputs: {e}")))?;
+    let last = state.store.list_jobs(&g.name, &stack, 1).await?;
+    Ok(Json(json!({
+        "name": stack,
+        "program": g.name,
+        "project": g.project,
+        "outputs": outputs,
+        "lastUpdate": last.first().map(job_json),
+    }))
+    .into_response())
+}
+
+/// A job row as JSON: id, kind, status, times, summary, outputs (masked), error.
+pub fn job_json(j: &JobRow) -> Value {
+    let parse = |s: &Option<String>| {
+        s.as_deref()
+            .and_then(|t| serde_json::from_str::<Value>(t).ok())
+            .unwrap_or(Value::Null)
+    };
+    json!({
+        "id": j.id,
+        "program": j.program,
+        "stack": j.stack,
+        "kind": j.kind,
+        "status": j.status,
+        "requestedBy": j.requested_by,
+        "created": j.created,
+        "started": j.started,
+        "ended": j.ended,
+        "summary": parse(&j.summary),
+        "outputs": parse(&j.outputs),
+        "error": j.error,
+    })
+}
+
+/// The body of `POST …/update|preview|refresh`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpBody {
+    /// The update's message.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+fn accepted(program: &str, stack: &str, id: &str, kind: &str) -> Response {
+    let loc = job_location(program, stack, id);
+    let mut r = (
+        StatusCode::ACCEPTED,
+        Json(json!({"updateId": id, "kind": kind, "status": "running", "location": loc})),
+    )
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&loc) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r
+}
+
+async fn start_op(
+    state: Shared,
+    auth: Auth,
+    program: String,
+    stack: String,
+    kind: &'static str,
+    b: Body,
+) -> Res {
+    let p = Programs::of(&state)?;
+    let g = p.program(&program)?.clone();
+    validate::stack_name(&stack)?;
+    let req: OpBody = body(b).await?;
+    if req
+        .message
+        .as_ref()
+        .is_some_and(|m| m.len() > 4096 || m.contains('\0'))
+    {
+        return Err(
+            Error::bad_request("Bad Request: message is over 4096 bytes or contains NUL").into(),
+        );
+    }
+    let user = allow(&state, &auth, &p.org, Action::Write, Some(&stack)).await?;
+    existing(&state, &p, &g, &stack).await?;
+    let job = p
+        .jobs
+        .begin(&g.name, &stack, kind, &user.login, true)
+        .await?;
+    let s = match p.stack(&g, &stack).await {
+        Ok(s) => s,
+        Err(e) => {
+            p.jobs
+                .finish(
+                    &job,
+                    JobEnd {
+                        status: "failed".into(),
+                        error: Some(e.to_string()),
+                        ..JobEnd::default()
+                    },
+                )
+                .await;
+            return Err(e.into());
+        }
+    };
+    let (sink, tok) = (job.sink(), job.cancel.clone());
+    let msg = req.message.unwrap_or_default();
+    tracing::info!(program = %g.name, %stack, job = %job.id, kind, "operation started");
+    let op = async move {
+        match kind {
+            "update" => {
+                let res = s
+                    .up(UpOptions::default()
+                        .message(msg)
+                        .on_event(sink)
+                        .cancel_token(tok))
+                    .await;
+                end_of(res, &[], |r| JobEnd {
+                    status: "succeeded".into(),
+                    summary: serde_json::to_string(&r.summary).ok(),
+                    outputs: serde_json::to_string(&r.outputs).ok(),
+                    ..JobEnd::default()
+                })
+            }
+            "preview" => {
+                let res = s
+                    .preview(
+                        PreviewOptions::default()
+                            .message(msg)
+                            .on_event(sink)
+                            .cancel_token(tok),
+                    )
+                    .await;
+                end_of(res, &[], |r| JobEnd {
+                    status: "succeeded".into(),
+                    summary: serde_json::to_string(&r.summary).ok(),
+                    ..JobEnd::default()
+                })
+            }
+            _ => {
+                let res = s
+                    .refresh(
+                        RefreshOptions::default()
+                            .message(msg)
+                            .on_event(sink)
+                            .cancel_token(tok),
+                    )
+                    .await;
+                end_of(res, &[], |r| JobEnd {
+                    status: "succeeded".into(),
+                    summary: serde_json::to_string(&r.summary).ok(),
+                    ..JobEnd::default()
+                })
+            }
+        }
+    };
+    let id = job.id.clone();
+    p.jobs.run(job, op);
+    Ok(accepted(&g.name, &stack, &id, kind))
+}
+
+/// `POST …/stacks/{stack}/update`: 202, the update id and its `Location`.
+pub async fn start_update(
+    State(s): State<Shared>,
+    Extension(a): Extension<Auth>,
+    Path((p, st)): Path<(String, String)>,
+    b: Body,
+) -> Res {
+    start_op(s, a, p, st, "update", b).await
+}
+
+/// `POST …/stacks/{stack}/preview`.
+pub async fn start_preview(
+    State(s): State<Shared>,
+    Extension(a): Extension<Auth>,
+    Path((p, st)): Path<(String, String)>,
+    b: Body,
+) -> Res {
+    start_op(s, a, p, st, "preview", b).await
+}
+
+/// `POST …/stacks/{stack}/refresh`.
+pub async fn start_refresh(
+    State(s): State<Shared>,
+    Extension(a): Extension<Auth>,
+    Path((p, st)): Path<(String, String)>,
+    b: Body,
+) -> Res {
+    start_op(s, a, p, st, "refresh", b).await
+}
+
+/// A job of this program's stack, or a 404.
+async fn job_of(state: &AppState, program: &str, stack: &str, id: &str) -> Result<JobRow, Error> {
+    let bad = || Error::not_found(format!("Not Found: no update {id:?} of stack {stack:?}"));
+    if id.len() > 100 {
+        return Err(bad());
+    }
+    match state.store.get_job(id).await? {
+        Some(j) if j.program == program && j.stack == stack => Ok(j),
+        _ => Err(bad()),
+    }
+}
+
+/// `GET …/updates/{id}`: status, summary, outputs (secret ones masked), error.
+pub async fn get_update(
+    State(state): State<Shared>,
+    Extension(auth): Extension<Auth>,
+    Path((program, stack, id)): Path<(String, String, String)>,
+) -> Res {
+    let p = Programs::of(&state)?;
+    let g = p.program(&program)?;
+    allow(&state, &auth, &p.org, Action::Read, Some(&stack)).await?;
+    let j = job_of(&state, &g.name, &stack, &id).await?;
+    Ok(Json(job_json(&j)).into_response())
+}
+
+/// `GET …/stacks/{stack}/updates`: the newest 100 operations, newest first.
+pub async fn list_updates(
+    State(state): State<Shared>,
+    Extension(auth): Extension<Auth>,
+    Path((program, stack)): Path<(String, String)>,
+) -> Res {
+    let p = Programs::of(&state)?;
+    let g = p.program(&program)?;
+    validate::stack_name(&stack)?;
+    allow(&state, &auth, &p.org, Action::Read, Some(&stack)).await?;
+    let list = state.store.list_jobs(&g.name, &stack, 100).await?;
+    Ok(Json(json!({"updates": list.iter().map(job_json).collect::<Vec<_>>()})).into_response())
+}
+
+/// `POST …/updates/{id}/cancel`: graceful (SIGINT, then the library's escalation); 202
+/// while it stops, 409 when it already ended.
+pub async fn cancel_update(
+    State(state): State<Shared>,
+    Extension(auth): Extension<Auth>,
+    Path((program, stack, id)): Path<(String, String, String)>,
+) -> Res {
+    let p = Programs::of(&state)?;
+    let g = p.program(&program)?;
+    allow(&state, &auth, &p.org, Action::Write, Some(&stack)).await?;
+    let j = job_of(&state, &g.name, &stack, &id).await?;
+    match p.jobs.live(&id) {
+        Some(job) => {
+            tracing::info!(job = %id, "cancelling the operation (SIGINT first)");
+            job.cancel.cancel();
+            Ok((
+                StatusCode::ACCEPTED,
+                Json(json!({"updateId": id, "status": "cancelling"})),
+            )
+                .into_response())
+        }
+        None => Err(Error::Conflict(format!(
+            "Conflict: update {id} is not running (status {})",
+            j.status
+        ))
+        .into()),
+    }
+}
+
+/// `POST …/stacks/{stack}/destroy-preview`: what a destroy would delete, and the plan id
+/// a destroy must name (valid 15 minutes, once).
+pub async fn destroy_preview(
+    State(state): State<Shared>,
+    Extension(auth): Extension<Auth>,
+    Path((program, stack)): Path<(String, String)>,
+) -> Res {
+    let p = Programs::of(&state)?;
+    let g = p.program(&program)?.clone();
+    validate::stack_name(&stack)?;
+    let user = allow(&state, &auth, &p.org, Action::Write, Some(&stack)).await?;
+    existing(&state, &p, &g, &stack).await?;
+    let job = p
+        .jobs
+        .begin(&g.name, &stack, "destroy-preview", &user.login, true)
+        .await?;
+    let res = async {
+        let s = p.stack(&g, &stack).await?;
+        s.preview_destroy(
+            DestroyOptions::default()
+                .on_event(job.sink())
+                .cancel_token(job.cancel.clone()),
+        )
+        .await
+        .map_err(|e| lib_error(e, &[]))
+    }
+    .await;
+    let end = JobEnd {
+        status: if res.is_ok() { "succeeded" } else { "failed" }.into(),
+        error: res.as_ref().err().map(|e| e.to_string()),
+        ..JobEnd::default()
+    };
+    p.jobs.finish(&job, end).await;
+    let plan = res?;
+    let deletions = serde_json::to_value(plan.deletions()).unwrap_or(Value::Null);
+    let plan_id = crate::crypto::new_id();
+    if let Ok(mut plans) = p.plans.lock() {
+        plans.retain(|_, v| v.made.elapsed() < PLAN_TTL);
+        plans.insert(
+            plan_id.clone(),
+            PendingPlan {
+                program: g.name.clone(),
+                stack: stack.clone(),
+                plan,
+                made: Instant::now(),
+            },
+        );
+    }
+    Ok(Json(json!({
+        "planId": plan_id,
+        "stack": stack,
+        "deletions": deletions,
+        "expiresInSeconds": PLAN_TTL.as_secs(),
+        "confirm": format!("POST …/destroy with {{\"planId\": \"{plan_id}\", \"confirm\": \"{stack}\"}}"),
+    }))
+    .into_response())
+}
+
+/// The body of `POST …/destroy`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DestroyBody {
+    /// The plan id of a destroy preview of this stack.
+    #[serde(default)]
+    pub plan_id: String,
+    /// The stack's name, typed by a human.
+    #[serde(default)]
+    pub confirm: String,
+    /// Needed for a protected stack.
+    #[serde(default)]
+    pub override_protection: bool,
+    /// Also remove the stack once its resources are gone.
+    #[serde(default)]
+    pub remove: bool,
+}
+
+/// `POST …/stacks/{stack}/destroy`: needs the plan id of a destroy preview of this stack,
+/// `confirm` equal to the stack's name, an admin, and for a protected stack
+/// `overrideProtection`; the library refuses a plan gone stale (job status `refused`).
+/// Nothing runs when a check fails.
+pub async fn destroy(
+    State(state): State<Shared>,
+    Extension(auth): Extension<Auth>,
+    Path((program, stack)): Path<(String, String)>,
+    b: Body,
+) -> Res {
+    let p = Programs::of(&state)?;
+    let g = p.program(&program)?.clone();
+    validate::stack_name(&stack)?;
+    let req: DestroyBody = body(b).await?;
+    let user = allow(&state, &auth, &p.org, Action::Admin, Some(&stack)).await?;
+    if req.confirm != stack {
+        return Err(Error::bad_request(format!(
+            "Bad Request: confirm must be the stack's name ({stack:?}) exactly; nothing was destroyed"
+        ))
+        .into());
+    }
+    let pending = {
+        let mut plans = p
+            .plans
+            .lock()
+            .map_err(|_| Error::Internal("internal error".into()))?;
+        plans.retain(|_, v| v.made.elapsed() < PLAN_TTL);
+        match plans.get(&req.plan_id) {
+            Some(v) if v.program == g.name && v.stack == stack => plans.remove(&req.plan_id),
+            Some(_) => None,
+            None => None,
+        }
+    };
+    let Some(pending) = pending else {
+        return Err(Error::Conflict(
+            "Conflict: unknown or expired planId for this stack: run destroy-preview first; nothing was destroyed".into(),
+        )
+        .into());
+    };
+    let job = p
+        .jobs
+        .begin(&g.name, &stack, "destroy", &user.login, true)
+        .await?;
+    let s = match p.stack(&g, &stack).await {
+        Ok(s) => s,
+        Err(e) => {
+            p.jobs
+                .finish(
+                    &job,
+                    JobEnd {
+                        status: "failed".into(),
+                        error: Some(e.to_string()),
+                        ..JobEnd::default()
+                    },
+                )
+                .await;
+            return Err(e.into());
+        }
+    };
+    if !req.override_protection {
+        let protected = match s.list_tags().await {
+            Ok(t) => t.get("pulumi-auto:protected").is_some_and(|v| v == "true"),
+            Err(e) => {
+                let e = lib_error(e, &[]);
+                p.jobs
+                    .finish(
+                        &job,
+                        JobEnd {
+                            status: "failed".into(),
+                            error: Some(e.to_string()),
+                            ..JobEnd::default()
+                        },
+                    )
+                    .await;
+                return Err(e.into());
+            }
+        };
+        if protected {
+            let msg = format!(
+                "Conflict: stack {stack:?} is protected: a destroy needs overrideProtection: true; nothing was destroyed"
+            );
+            p.jobs
+                .finish(
+                    &job,
+                    JobEnd {
+                        status: "refused".into(),
+                        error: Some(msg.clone()),
+                        ..JobEnd::default()
+                    },
+                )
+                .await;
+            return Err(Error::Conflict(msg).into());
+        }
+    }
+    let approval = pending
+        .plan
+        .approve(req.confirm.clone())
+        .override_protection(req.override_protection);
+    let (sink, tok) = (job.sink(), job.cancel.clone());
+    let remove = req.remove;
+    tracing::warn!(program = %g.name, %stack, job = %job.id, by = %user.login, "destroy confirmed");
+    let id = job.id.clone();
+    p.jobs.run(job, async move {
+        let res = s
+            .destroy(
+                DestroyOptions::default()
+                    .remove(remove)
+                    .on_event(sink)
+                    .cancel_token(tok),
+                &approval,
+            )
+            .await;
+        end_of(res, &[], |r| JobEnd {
+            status: "succeeded".into(),
+            summary: serde_json::to_string(&r.summary).ok(),
+            ..JobEnd::default()
+        })
+    });
+    Ok(accepted(&g.name, &stack, &id, "destroy"))
+}

@@ -1,0 +1,316 @@
+//! Preparing the served programs at start: the server's own token, the prepared copy of
+//! each program with its dependencies installed once, then what an earlier run left
+//! behind: unfinished jobs (failed, stacks repaired) and burns' ephemeral stacks (swept).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use pulumi_auto::cli::PulumiCommand;
+use pulumi_auto::ephemeral::{SweepOptions, sweep, sweep_ledger};
+use pulumi_auto::recovery::{PendingCreates, RecoverOptions};
+use pulumi_auto::workspace::InstallOptions;
+
+use super::{INTERNAL_TOKEN_DESCRIPTION, Program, Programs, jobs, lib_error};
+use crate::api::AppState;
+use crate::error::{Error, Result};
+
+/// Names never copied from a program directory: virtualenvs, caches, state, VCS data.
+const SKIPPED_DIRS: &[&str] = &[
+    "venv",
+    ".venv",
+    "__pycache__",
+    ".pulumi-state",
+    ".pulumi",
+    ".git",
+    "node_modules",
+];
+
+/// Whether a file of a program directory is a stack's settings file (or its lock), which
+/// each stack keeps in its own directory.
+fn is_stack_file(name: &str) -> bool {
+    let stack_settings = name.starts_with("Pulumi.")
+        && name != "Pulumi.yaml"
+        && name != "Pulumi.yml"
+        && (name.ends_with(".yaml") || name.ends_with(".yml"));
+    stack_settings || (name.starts_with(".Pulumi.") && name.ends_with(".lock"))
+}
+
+/// Copies a program's files from `from` into `to` (made 0700 if missing), leaving out
+/// [`SKIPPED_DIRS`], stack settings files and symlinks; files already in `to` that are not
+/// in `from` stay (a stack's settings file). Blocking.
+pub fn copy_program(from: &Path, to: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    let io = |what: &str, p: &Path, e: std::io::Error| {
+        Error::Internal(format!("{what} {}: {e}", p.display()))
+    };
+    if !to.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(to)
+            .map_err(|e| io("creating", to, e))?;
+    }
+    for entry in std::fs::read_dir(from).map_err(|e| io("reading", from, e))? {
+        let entry = entry.map_err(|e| io("reading", from, e))?;
+        let name = entry.file_name();
+        let s = name.to_string_lossy();
+        let ty = entry
+            .file_type()
+            .map_err(|e| io("reading", &entry.path(), e))?;
+        if ty.is_dir() {
+            if !SKIPPED_DIRS.contains(&s.as_ref()) {
+                copy_program(&entry.path(), &to.join(&name))?;
+            }
+        } else if ty.is_file() && !is_stack_file(&s) {
+            let dest = to.join(&name);
+            let same = std::fs::read(entry.path()).ok() == std::fs::read(&dest).ok();
+            if !same {
+                std::fs::copy(entry.path(), &dest).map_err(|e| io("copying to", &dest, e))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn mkdir(p: &Path) -> Result<()> {
+    crate::server::prepare_data_dir(p)
+}
+
+/// Prepares one program: copies it to `DATA/programs/NAME/base`, makes a relative Python
+/// virtualenv the shared `DATA/programs/NAME/venv`, and installs its dependencies there
+/// once (`pulumi install`).
+async fn prepare_program(p: &Programs, name: &str, source: &Path, root: &Path) -> Result<Program> {
+    let dir = root.join(name);
+    let base = dir.join("base");
+    let (src, b) = (source.to_path_buf(), base.clone());
+    let d = dir.clone();
+    tokio::task::spawn_blocking(move || {
+        mkdir(&d)?;
+        copy_program(&src, &b)
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("copying program {name}: {e}")))??;
+    let ws = p
+        .builder(&base)
+        .build()
+        .await
+        .map_err(|e| lib_error(e, &[]))?;
+    let mut project = ws.project_settings().await.map_err(|e| lib_error(e, &[]))?;
+    // A virtualenv named relatively is the server's to make (shared by every stack); an
+    // absolute one that exists is the operator's, used as it is (only plugins installed).
+    let mut opts = InstallOptions::default();
+    match project.runtime.virtualenv().map(PathBuf::from) {
+        Some(venv) if venv.is_relative() => {
+            project
+                .runtime
+                .set_virtualenv(dir.join("venv").display().to_string());
+            ws.save_project_settings(&project)
+                .await
+                .map_err(|e| lib_error(e, &[]))?;
+        }
+        Some(venv) if venv.join("bin/python").exists() => opts = opts.no_dependencies(true),
+        _ => {}
+    }
+    let started = std::time::Instant::now();
+    tracing::info!(program = %name, "info: Preparing the program's dependencies (pulumi install)...");
+    ws.install(&opts).await.map_err(|e| lib_error(e, &[]))?;
+    tracing::info!(program = %name, secs = started.elapsed().as_secs_f64(), "dependencies ready");
+    let (stacks, burn) = (dir.join("stacks"), dir.join("burn"));
+    let (s, bu, b) = (stacks.clone(), burn.clone(), base.clone());
+    tokio::task::spawn_blocking(move || {
+        mkdir(&s)?;
+        copy_program(&b, &bu)
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("preparing program {name}: {e}")))??;
+    Ok(Program {
+        name: name.to_owned(),
+        project: project.name.clone(),
+        source: source.to_path_buf(),
+        base,
+        stacks,
+        burn,
+    })
+}
+
+/// Everything [`super::start`] does before the routes answer.
+pub(super) async fn prepare(
+    state: Arc<AppState>,
+    list: Vec<(String, PathBuf)>,
+    data: &Path,
+    org: &str,
+    url: &str,
+) -> Result<Arc<Programs>> {
+    let token = crate::crypto::new_token();
+    state
+        .store
+        .internal_admin_token(org, INTERNAL_TOKEN_DESCRIPTION, &token)
+        .await?
+        .ok_or_else(|| Error::Internal(format!("organization {org:?} has no admin")))?;
+    let root = data.join("programs");
+    let (home, ledger) = (root.join(".pulumi-home"), data.join("ephemeral-ledger"));
+    for d in [&root, &home, &ledger] {
+        mkdir(d)?;
+    }
+    let pulumi = PulumiCommand::find().await.map_err(|e| lib_error(e, &[]))?;
+    let mut p = Programs {
+        org: org.to_owned(),
+        backend_url: url.to_owned(),
+        token: token.as_str().to_owned(),
+        home,
+        ledger,
+        pulumi,
+        programs: BTreeMap::new(),
+        jobs: Arc::new(jobs::Jobs::new(state.clone())),
+        plans: Mutex::new(Default::default()),
+        instance: crate::crypto::new_id(),
+    };
+    for (name, source) in &list {
+        let program = prepare_program(&p, name, source, &root).await?;
+        p.programs.insert(name.clone(), program);
+    }
+    let p = Arc::new(p);
+    recover_unfinished(&p, &state).await;
+    sweep_burns(&p, &state).await;
+    Ok(p)
+}
+
+/// Jobs that were running when the server last stopped (killed, crashed) are marked
+/// failed with the reason; their stacks are repaired (the lease freed with `pulumi
+/// cancel`, pending creates cleared by a refresh: the library's recovery).
+async fn recover_unfinished(p: &Arc<Programs>, state: &AppState) {
+    let failed = match state
+        .store
+        .fail_unfinished_jobs("the server stopped while the operation ran (killed or crashed)")
+        .await
+    {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::error!(error = %e, "reading the unfinished jobs failed");
+            return;
+        }
+    };
+    let mut stacks: Vec<(String, String)> = failed
+        .into_iter()
+        .filter(|j| j.kind != "burn")
+        .map(|j| (j.program, j.stack))
+        .collect();
+    stacks.sort();
+    stacks.dedup();
+    for (program, stack) in stacks {
+        let Some(prog) = p.programs.get(&program) else {
+            continue;
+        };
+        let handle = match p.stack(prog, &stack).await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!(%program, %stack, error = %e, "cannot repair the stack");
+                continue;
+            }
+        };
+        // Frees the dead update's lease at once (an error: nothing held it).
+        let _ = handle.cancel().await;
+        match handle
+            .recover(RecoverOptions::default().pending_creates(PendingCreates::Clear))
+            .await
+        {
+            Ok(h) => {
+                tracing::info!(%program, %stack, clean = h.is_clean(), "repaired a stack an interrupted operation left")
+            }
+            Err(e) => tracing::warn!(%program, %stack, error = %e, "repairing the stack failed"),
+        }
+    }
+}
+
+/// Removes the ephemeral stacks of burns an earlier run left (its ledger, then by tag on
+/// each program's project).
+async fn sweep_burns(p: &Arc<Programs>, state: &AppState) {
+    for prog in p.programs.values() {
+        // The first run with the new token also records it in PULUMI_HOME, where the
+        // ledger's janitor (whose workspaces carry no token) finds it.
+        let ws = match p.builder(&prog.burn).build().await {
+            Ok(ws) => ws,
+            Err(e) => {
+                tracing::warn!(program = %prog.name, error = %e, "cannot sweep burns");
+                continue;
+            }
+        };
+        if let Err(e) = ws.whoami().await {
+            tracing::warn!(program = %prog.name, error = %e, "cannot sweep burns");
+            continue;
+        }
+        // A burn of a killed server still holds its stack's lease: freed first (no burn of
+        // this start runs yet), so the janitor's destroy can run.
+        let prefix = format!("burn-{}-", prog.name);
+        for name in state
+            .store
+            .project_stack_names(&p.org, &prog.project)
+            .await
+            .unwrap_or_default()
+        {
+            if name.starts_with(&prefix)
+                && let Ok(stack) = ws.stack_handle(&name)
+            {
+                let _ = stack.cancel().await;
+            }
+        }
+        match sweep(&ws, &SweepOptions::default()).await {
+            Ok(r) if !r.removed.is_empty() => {
+                tracing::info!(program = %prog.name, removed = ?r.removed, "swept old ephemeral stacks")
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(program = %prog.name, error = %e, "sweeping ephemeral stacks failed")
+            }
+        }
+    }
+    match sweep_ledger(
+        Some(&p.ledger),
+        Some(p.pulumi.clone()),
+        &SweepOptions::default().min_age(std::time::Duration::ZERO),
+    )
+    .await
+    {
+        Ok(r) => {
+            if !r.removed.is_empty() || !r.failed.is_empty() {
+                tracing::info!(removed = ?r.removed, failed = ?r.failed, "swept the burns an earlier run left");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "sweeping the burns' ledger failed"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stack_files_are_not_copied() {
+        assert!(is_stack_file("Pulumi.dev.yaml"));
+        assert!(is_stack_file(".Pulumi.dev.yaml.lock"));
+        assert!(!is_stack_file("Pulumi.yaml"));
+        assert!(!is_stack_file("__main__.py"));
+    }
+
+    #[test]
+    fn copy_skips_venv_and_keeps_stack_settings() {
+        let t = tempfile::tempdir().unwrap();
+        let (from, to) = (t.path().join("from"), t.path().join("to"));
+        std::fs::create_dir_all(from.join("venv/bin")).unwrap();
+        std::fs::create_dir_all(from.join("pkg")).unwrap();
+        std::fs::write(from.join("Pulumi.yaml"), "name: x\n").unwrap();
+        std::fs::write(from.join("Pulumi.other.yaml"), "config: {}\n").unwrap();
+        std::fs::write(from.join("pkg/m.py"), "x = 1\n").unwrap();
+        std::fs::create_dir_all(&to).unwrap();
+        std::fs::write(to.join("Pulumi.dev.yaml"), "mine\n").unwrap();
+        copy_program(&from, &to).unwrap();
+        assert!(to.join("pkg/m.py").exists());
+        assert!(!to.join("venv").exists());
+        assert!(!to.join("Pulumi.other.yaml").exists());
+        assert_eq!(
+            std::fs::read_to_string(to.join("Pulumi.dev.yaml")).unwrap(),
+            "mine\n"
+        );
+    }
+}
