@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{CountingCli, PASSPHRASE, TestEnv};
-use pulumi_auto::ops::UpOptions;
 use pulumi_auto::cli::Invocation;
+use pulumi_auto::ops::UpOptions;
 use pulumi_auto::{Error, LocalWorkspace, Secret};
 
 /// A blocking thread of the runtime polls the start of an `up` (so the CLI is forked from

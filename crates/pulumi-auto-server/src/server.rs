@@ -121,12 +121,12 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            crate::programs::shutdown(&stopping).await;
-        })
-        .await
-        .map_err(|e| Error::Internal(format!("server error: {e}")))?;
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        crate::programs::shutdown(&stopping).await;
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("server error: {e}")))?;
     state.store.close().await;
     Ok(())
 }

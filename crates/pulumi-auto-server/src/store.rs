@@ -26,8 +26,8 @@ mod user_tokens;
 mod webhooks;
 
 pub use audit::{AuditEntry, AuditQuery};
-pub use jobs::{JobEnd, JobRow, job_status_is_final};
 pub use deltas::{apply_and_compact, apply_delta, apply_edits, hex_sha256};
+pub use jobs::{JobEnd, JobRow, job_status_is_final};
 pub use teams::{Access, Member, PERMISSION_ADMIN, TeamRow, TeamStack};
 pub use webhooks::{DELIVERIES_KEPT, WebhookRow, delivery_id};
 

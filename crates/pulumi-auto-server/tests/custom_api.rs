@@ -163,6 +163,19 @@ fn slow_stack(s: &Served, stack: &str, count: u32, delay: u32) {
     );
 }
 
+/// Like `slow_stack`, with resource i's create taking `delay * (i + 1)` seconds: the
+/// files appear one by one, so an action taken once the first exists lands while the
+/// update still has steps in flight (with equal delays they all end at once, and the
+/// update can end before the action).
+fn staggered_stack(s: &Served, stack: &str, count: u32, delay: u32) {
+    let dir = s.out.join(stack).display().to_string();
+    s.put_stack(
+        "slow",
+        stack,
+        json!({"dir": dir, "count": count, "delay": delay, "stagger": delay}),
+    );
+}
+
 fn wait_file(dir: &std::path::Path, n: usize) {
     eventually(120, "the first resource's file", || {
         names_in(dir).len() >= n
@@ -172,7 +185,7 @@ fn wait_file(dir: &std::path::Path, n: usize) {
 #[test]
 fn one_operation_per_stack_and_graceful_cancel() {
     let s = Served::start(&["slow"]);
-    slow_stack(&s, "busy", 2, 4);
+    staggered_stack(&s, "busy", 2, 4);
     slow_stack(&s, "other", 1, 1);
     let first = s.start_op("slow", "busy", "update");
     // A second operation on the busy stack: 409, the documented message, the running id.
@@ -481,7 +494,7 @@ fn destroy_needs_a_fresh_plan_the_typed_name_and_an_admin() {
 #[test]
 fn a_killed_server_marks_running_operations_failed_and_repairs_their_stacks() {
     let mut s = Served::start(&["slow"]);
-    slow_stack(&s, "crash", 3, 4);
+    staggered_stack(&s, "crash", 3, 4);
     let id = s.start_op("slow", "crash", "update");
     wait_file(&s.out.join("crash"), 1);
     s.server.kill_and_restart();
