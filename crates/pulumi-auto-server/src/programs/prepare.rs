@@ -37,7 +37,7 @@ fn is_stack_file(name: &str) -> bool {
 }
 
 /// Copies a program's files from `from` into `to` (made 0700 if missing), leaving out
-/// [`SKIPPED_DIRS`], stack settings files and symlinks; files already in `to` that are not
+/// `SKIPPED_DIRS`, stack settings files and symlinks; files already in `to` that are not
 /// in `from` stay (a stack's settings file). Blocking.
 pub fn copy_program(from: &Path, to: &Path) -> Result<()> {
     use std::os::unix::fs::DirBuilderExt;
