@@ -72,21 +72,26 @@ on_both_backends! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_concurrent_ups_of_one_stack_one_runs_the_other_is_refused() {
     let env = TestEnv::new("slow").await;
+    // A service takes its lease when the update proper starts, after `up`'s preview (the
+    // file backend locks before it), so the two updates overlap only if each outlasts the
+    // spread of the two CLIs' previews: longer creates on a server.
+    let delay = if env.server.is_some() { 6 } else { 3 };
     let stack = env.ws.create_stack("dev").await.unwrap();
     stack
         .set_all_config([
             ("dir", env.files.display().to_string()),
-            ("delay", "3".to_owned()),
+            ("delay", delay.to_string()),
             ("count", "2".to_owned()),
         ])
         .await
         .unwrap();
-    // Three rounds: the first creates, the next ones change a resource (a new delay is a
-    // new input), each with both ups started at the same instant.
+    // Three rounds, each with both ups started at the same instant and each creating a
+    // resource (a change of input would be an update, which takes no time): the first
+    // creates two, the next ones one more each.
     for round in 0..3 {
         if round > 0 {
             stack
-                .set_config("delay", format!("{}", 3 + round))
+                .set_config("count", format!("{}", 2 + round))
                 .await
                 .unwrap();
         }
@@ -112,7 +117,8 @@ async fn two_concurrent_ups_of_one_stack_one_runs_the_other_is_refused() {
         // The state is intact: no lock, nothing pending, and it matches the disk.
         let health = stack.health().await.unwrap();
         assert!(health.is_clean(), "round {round}: {health:?}");
-        assert_eq!(env.file_names(), ["slow-0.txt", "slow-1.txt"]);
+        let expected: Vec<String> = (0..2 + round).map(|i| format!("slow-{i}.txt")).collect();
+        assert_eq!(env.file_names(), expected);
         let refreshed = stack
             .refresh(pulumi_auto::ops::RefreshOptions::default())
             .await
