@@ -606,19 +606,7 @@ impl Store {
     ) -> Result<()> {
         let _w = self.write_lock().await;
         let mut tx = self.pool.begin().await?;
-        let exists =
-            sqlx::query("SELECT 1 FROM stacks WHERE org_id = $1 AND project = $2 AND name = $3")
-                .bind(&org.id)
-                .bind(project)
-                .bind(name)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if exists.is_some() {
-            return Err(Error::Conflict(format!(
-                "Conflict: stack '{}/{project}/{name}' already exists",
-                org.name
-            )));
-        }
+        ensure_name_free(&mut tx, org, project, name).await?;
         let version: i64 = if state.is_some() { 1 } else { 0 };
         let count = state.map(resource_count).unwrap_or(0);
         sqlx::query(
@@ -777,19 +765,7 @@ impl Store {
     ) -> Result<()> {
         let _w = self.write_lock().await;
         let mut tx = self.pool.begin().await?;
-        let taken =
-            sqlx::query("SELECT 1 FROM stacks WHERE org_id = $1 AND project = $2 AND name = $3")
-                .bind(&org.id)
-                .bind(project)
-                .bind(name)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if taken.is_some() {
-            return Err(Error::Conflict(format!(
-                "Conflict: stack '{}/{project}/{name}' already exists",
-                org.name
-            )));
-        }
+        ensure_name_free(&mut tx, org, project, name).await?;
         if let Some(active) = &stack.active_update
             && self.update_is_live_tx(&mut tx, active).await?
         {
@@ -1294,4 +1270,28 @@ impl Store {
             .await?;
         rows.iter().map(update_from_row).collect()
     }
+}
+
+/// 409 when `org` already has a stack `project/name` (checked inside the caller's
+/// transaction, so the answer holds until it commits).
+pub(crate) async fn ensure_name_free(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    org: &Org,
+    project: &str,
+    name: &str,
+) -> Result<()> {
+    let taken =
+        sqlx::query("SELECT 1 FROM stacks WHERE org_id = $1 AND project = $2 AND name = $3")
+            .bind(&org.id)
+            .bind(project)
+            .bind(name)
+            .fetch_optional(&mut **tx)
+            .await?;
+    if taken.is_some() {
+        return Err(Error::Conflict(format!(
+            "Conflict: stack '{}/{project}/{name}' already exists",
+            org.name
+        )));
+    }
+    Ok(())
 }

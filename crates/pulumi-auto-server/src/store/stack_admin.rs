@@ -64,19 +64,7 @@ impl Store {
         {
             return Err(Error::Conflict(CONCURRENT_UPDATE.into()));
         }
-        let taken =
-            sqlx::query("SELECT 1 FROM stacks WHERE org_id = $1 AND project = $2 AND name = $3")
-                .bind(&to.id)
-                .bind(&stack.project)
-                .bind(&stack.name)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if taken.is_some() {
-            return Err(Error::Conflict(format!(
-                "Conflict: stack '{}/{}/{}' already exists",
-                to.name, stack.project, stack.name
-            )));
-        }
+        super::ensure_name_free(&mut tx, to, &stack.project, &stack.name).await?;
         sqlx::query("DELETE FROM team_stack_permissions WHERE stack_id = $1")
             .bind(&stack.id)
             .execute(&mut *tx)
