@@ -16,6 +16,7 @@ pub mod programs;
 pub mod rest;
 pub mod server;
 pub mod store;
+pub mod web;
 
 pub use error::{Error, Result};
 pub use server::{ServeOptions, serve};

@@ -95,7 +95,8 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
     }
     let master = MasterKey::load_or_create(&opts.data)?;
     let state = Arc::new(AppState::new(store, master, opts.api.clone()));
-    let app = api::router(state.clone());
+    // The self-service web page at `/` (static, outside the API's authentication).
+    let app = api::router(state.clone()).merge(crate::web::routes());
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .map_err(|e| Error::Internal(format!("cannot listen on {}: {e}", opts.listen)))?;

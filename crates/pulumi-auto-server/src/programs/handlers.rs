@@ -54,7 +54,8 @@ pub async fn list_programs(State(state): State<Shared>, Extension(auth): Extensi
     Ok(Json(json!({ "programs": list })).into_response())
 }
 
-/// `GET /api/programs/{program}`: the program and its config schema (from `Pulumi.yaml`).
+/// `GET /api/programs/{program}`: the program, its stacks and its config schema (from the
+/// `config:` declarations of its `Pulumi.yaml`: `config` lists them in the file's order).
 pub async fn get_program(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -64,7 +65,41 @@ pub async fn get_program(
     allow(&state, &auth, &p.org, Action::Read, None).await?;
     let g = p.program(&program)?;
     let stacks = state.store.project_stack_names(&p.org, &g.project).await?;
-    Ok(Json(json!({"name": g.name, "project": g.project, "stacks": stacks})).into_response())
+    let config = config_schema(&g.base).await?;
+    Ok(
+        Json(json!({"name": g.name, "project": g.project, "stacks": stacks, "config": config}))
+            .into_response(),
+    )
+}
+
+/// The config a stack of the program can be given, from the `config:` declarations of its
+/// `Pulumi.yaml`, in its order: the project's own keys (those of other namespaces carry
+/// their value), each with its `key` and the `type`, `description`, `default` and `secret`
+/// declared.
+async fn config_schema(base: &std::path::Path) -> Result<Value, Error> {
+    let project = pulumi_auto::workspace::settings::read_project(base)
+        .await
+        .map_err(|e| lib_error(e, &[]))?;
+    let types = project.config_types().map_err(|e| lib_error(e, &[]))?;
+    let own = format!("{}:", project.name);
+    // In the order of the file.
+    let order = project
+        .config
+        .iter()
+        .flatten()
+        .filter_map(|(k, _)| k.as_str());
+    let keys: Vec<Value> = order
+        .filter_map(|k| types.get(k).map(|t| (k, t)))
+        .filter(|(_, t)| t.value.is_none())
+        .map(|(k, t)| {
+            let mut v = serde_json::to_value(t).unwrap_or_else(|_| json!({}));
+            if let Some(o) = v.as_object_mut() {
+                o.insert("key".into(), json!(k.strip_prefix(&own).unwrap_or(k)));
+            }
+            v
+        })
+        .collect();
+    Ok(Value::Array(keys))
 }
 
 /// `GET /api/programs/{program}/stacks`.
