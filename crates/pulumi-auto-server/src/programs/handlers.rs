@@ -435,7 +435,7 @@ pub async fn cancel_update(
 ) -> Res {
     let p = Programs::of(&state)?;
     let g = p.program(&program)?;
-    allow(&state, &auth, &p.org, On::Stack(&g, &stack), Action::Write).await?;
+    allow(&state, &auth, &p.org, On::Stack(g, &stack), Action::Write).await?;
     let j = job_of(&state, &g.name, &stack, &id).await?;
     match p.jobs.live(&id) {
         Some(job) => {
