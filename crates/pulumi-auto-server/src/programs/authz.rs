@@ -1,5 +1,5 @@
 //! Who may do what in the custom API: [`allow`], on the permission model of the REST API
-//! ([`crate::rest::access`]). A program's stacks are the stacks `ORG/PROJECT/STACK` of the
+//! (`rest::access`). A program's stacks are the stacks `ORG/PROJECT/STACK` of the
 //! server's organization, so a team's stack permission there is its permission here:
 //!
 //! | action | needs |
