@@ -21,14 +21,14 @@ use pulumi_auto::secret::Revealed;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::authz::{Action, allow, is_admin};
+use super::authz::{Action, On, allow, is_admin};
 use super::handlers::{Res, ShowSecrets};
 use super::jobs::{ApiError, error_text};
 use super::validate::{self, ConfigInput};
 use super::{Programs, lib_error};
 use crate::api::{AppState, Auth, parse_json, read_body};
 use crate::error::Error;
-use crate::store::JobEnd;
+use crate::store::{JobEnd, User};
 
 /// The body of `POST …/burn`.
 #[derive(Debug, Default, Deserialize)]
@@ -48,13 +48,21 @@ pub async fn burn_post(
     Query(q): Query<ShowSecrets>,
     b: Body,
 ) -> Res {
+    let user = burner(&state, &auth, &program).await?;
     let bytes = read_body(b, validate::MAX_BODY).await?;
     let req: BurnBody = if bytes.iter().all(u8::is_ascii_whitespace) {
         BurnBody::default()
     } else {
         parse_json(&bytes)?
     };
-    burn(state, auth, program, req.config, q.show_secrets).await
+    burn(state, auth, user, program, req.config, q.show_secrets).await
+}
+
+/// The caller, when they may burn `program` (before their request is read).
+async fn burner(state: &AppState, auth: &Auth, program: &str) -> Result<User, Error> {
+    let p = Programs::of(state)?;
+    let g = p.program(program)?;
+    allow(state, auth, &p.org, On::Program(g), Action::Burn).await
 }
 
 /// `GET /api/programs/{program}/burn?KEY=VALUE…`: the same with plain config values from
@@ -65,17 +73,19 @@ pub async fn burn_get(
     Path(program): Path<String>,
     Query(mut q): Query<BTreeMap<String, String>>,
 ) -> Res {
+    let user = burner(&state, &auth, &program).await?;
     let show = q.remove("showSecrets").is_some_and(|v| v == "true");
     let config = q
         .into_iter()
         .map(|(k, v)| (k, ConfigInput::Plain(v)))
         .collect();
-    burn(state, auth, program, config, show).await
+    burn(state, auth, user, program, config, show).await
 }
 
 async fn burn(
     state: Arc<AppState>,
     auth: Auth,
+    user: User,
     program: String,
     config: BTreeMap<String, ConfigInput>,
     show_secrets: bool,
@@ -83,9 +93,11 @@ async fn burn(
     let p = Programs::of(&state)?;
     let g = p.program(&program)?.clone();
     let cfg = validate::config(config)?;
-    let user = allow(&state, &auth, &p.org, Action::Write, None).await?;
     if show_secrets && !is_admin(&state, &auth, &p.org).await {
-        allow(&state, &auth, &p.org, Action::ReadSecrets, None).await?;
+        return Err(Error::Forbidden(
+            "Forbidden: showSecrets on a burn needs the organization's admin role".into(),
+        )
+        .into());
     }
     let job = p
         .jobs

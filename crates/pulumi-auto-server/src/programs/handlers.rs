@@ -15,7 +15,7 @@ use pulumi_auto::secret::Revealed;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::authz::{Action, allow};
+use super::authz::{Action, On, allow, missing_stack, readable_stacks};
 use super::jobs::{ApiError, end_of};
 use super::validate::{self, ConfigInput};
 use super::{PLAN_TTL, PendingPlan, Program, Programs, lib_error};
@@ -45,7 +45,7 @@ async fn body<T: serde::de::DeserializeOwned + Default>(b: Body) -> Result<T, Er
 /// `GET /api/programs`.
 pub async fn list_programs(State(state): State<Shared>, Extension(auth): Extension<Auth>) -> Res {
     let p = Programs::of(&state)?;
-    allow(&state, &auth, &p.org, Action::Read, None).await?;
+    allow(&state, &auth, &p.org, On::Programs, Action::Read).await?;
     let list: Vec<Value> = p
         .programs
         .values()
@@ -62,9 +62,9 @@ pub async fn get_program(
     Path(program): Path<String>,
 ) -> Res {
     let p = Programs::of(&state)?;
-    allow(&state, &auth, &p.org, Action::Read, None).await?;
     let g = p.program(&program)?;
-    let stacks = state.store.project_stack_names(&p.org, &g.project).await?;
+    allow(&state, &auth, &p.org, On::Program(g), Action::Read).await?;
+    let stacks = readable_stacks(&state, &auth, &p.org, g).await?;
     let config = config_schema(&g.base).await?;
     Ok(
         Json(json!({"name": g.name, "project": g.project, "stacks": stacks, "config": config}))
@@ -109,9 +109,9 @@ pub async fn list_stacks(
     Path(program): Path<String>,
 ) -> Res {
     let p = Programs::of(&state)?;
-    allow(&state, &auth, &p.org, Action::Read, None).await?;
     let g = p.program(&program)?;
-    let names = state.store.project_stack_names(&p.org, &g.project).await?;
+    allow(&state, &auth, &p.org, On::Program(g), Action::Read).await?;
+    let names = readable_stacks(&state, &auth, &p.org, g).await?;
     let mut out = Vec::new();
     for name in names {
         let last = state.store.list_jobs(&g.name, &name, 1).await?;
@@ -127,10 +127,7 @@ async fn existing(state: &AppState, p: &Programs, g: &Program, stack: &str) -> R
     if names.iter().any(|n| n == stack) {
         Ok(())
     } else {
-        Err(Error::not_found(format!(
-            "Not Found: program {:?} has no stack {stack:?} (create it with PUT)",
-            g.name
-        )))
+        Err(missing_stack(&g.name, stack))
     }
 }
 
@@ -158,9 +155,9 @@ pub async fn put_stack(
     let p = Programs::of(&state)?;
     let g = p.program(&program)?.clone();
     validate::stack_name(&stack)?;
+    let user = allow(&state, &auth, &p.org, On::Stack(&g, &stack), Action::Create).await?;
     let req: PutStack = body(b).await?;
     let cfg = validate::config(req.config)?;
-    let user = allow(&state, &auth, &p.org, Action::Write, Some(&stack)).await?;
     let job = p
         .jobs
         .begin(&g.name, &stack, "config", &user.login, true)
@@ -220,9 +217,16 @@ pub async fn get_stack(
 ) -> Res {
     let p = Programs::of(&state)?;
     let g = p.program(&program)?.clone();
-    allow(&state, &auth, &p.org, Action::Read, Some(&stack)).await?;
+    allow(&state, &auth, &p.org, On::Stack(&g, &stack), Action::Read).await?;
     if q.show_secrets {
-        allow(&state, &auth, &p.org, Action::ReadSecrets, Some(&stack)).await?;
+        allow(
+            &state,
+            &auth,
+            &p.org,
+            On::Stack(&g, &stack),
+            Action::ReadSecrets,
+        )
+        .await?;
     }
     existing(&state, &p, &g, &stack).await?;
     let s = p.stack(&g, &stack).await?;
@@ -300,6 +304,7 @@ async fn start_op(
     let p = Programs::of(&state)?;
     let g = p.program(&program)?.clone();
     validate::stack_name(&stack)?;
+    let user = allow(&state, &auth, &p.org, On::Stack(&g, &stack), Action::Write).await?;
     let req: OpBody = body(b).await?;
     if req
         .message
@@ -310,7 +315,6 @@ async fn start_op(
             Error::bad_request("Bad Request: message is over 4096 bytes or contains NUL").into(),
         );
     }
-    let user = allow(&state, &auth, &p.org, Action::Write, Some(&stack)).await?;
     existing(&state, &p, &g, &stack).await?;
     let job = p
         .jobs
@@ -438,7 +442,7 @@ pub async fn get_update(
 ) -> Res {
     let p = Programs::of(&state)?;
     let g = p.program(&program)?;
-    allow(&state, &auth, &p.org, Action::Read, Some(&stack)).await?;
+    allow(&state, &auth, &p.org, On::Stack(g, &stack), Action::Read).await?;
     let j = job_of(&state, &g.name, &stack, &id).await?;
     Ok(Json(job_json(&j)).into_response())
 }
@@ -452,7 +456,7 @@ pub async fn list_updates(
     let p = Programs::of(&state)?;
     let g = p.program(&program)?;
     validate::stack_name(&stack)?;
-    allow(&state, &auth, &p.org, Action::Read, Some(&stack)).await?;
+    allow(&state, &auth, &p.org, On::Stack(g, &stack), Action::Read).await?;
     let list = state.store.list_jobs(&g.name, &stack, 100).await?;
     Ok(Json(json!({"updates": list.iter().map(job_json).collect::<Vec<_>>()})).into_response())
 }
@@ -466,7 +470,7 @@ pub async fn cancel_update(
 ) -> Res {
     let p = Programs::of(&state)?;
     let g = p.program(&program)?;
-    allow(&state, &auth, &p.org, Action::Write, Some(&stack)).await?;
+    allow(&state, &auth, &p.org, On::Stack(g, &stack), Action::Write).await?;
     let j = job_of(&state, &g.name, &stack, &id).await?;
     match p.jobs.live(&id) {
         Some(job) => {
@@ -496,7 +500,7 @@ pub async fn destroy_preview(
     let p = Programs::of(&state)?;
     let g = p.program(&program)?.clone();
     validate::stack_name(&stack)?;
-    let user = allow(&state, &auth, &p.org, Action::Write, Some(&stack)).await?;
+    let user = allow(&state, &auth, &p.org, On::Stack(&g, &stack), Action::Admin).await?;
     existing(&state, &p, &g, &stack).await?;
     let job = p
         .jobs
@@ -575,8 +579,8 @@ pub async fn destroy(
     let p = Programs::of(&state)?;
     let g = p.program(&program)?.clone();
     validate::stack_name(&stack)?;
+    let user = allow(&state, &auth, &p.org, On::Stack(&g, &stack), Action::Admin).await?;
     let req: DestroyBody = body(b).await?;
-    let user = allow(&state, &auth, &p.org, Action::Admin, Some(&stack)).await?;
     if req.confirm != stack {
         return Err(Error::bad_request(format!(
             "Bad Request: confirm must be the stack's name ({stack:?}) exactly; nothing was destroyed"

@@ -12,7 +12,7 @@
 //! - Operations are jobs ([`jobs`]), recorded in the database; live events over
 //!   Server-Sent Events ([`sse`]); destroy only with a previewed plan, the typed stack name
 //!   and admin permission ([`handlers`]); burner endpoints ([`burn`]).
-//! - Who may do what is one function, [`authz::allow`].
+//! - Who may do what: [`authz::allow`], on the REST API's permission model.
 
 pub mod authz;
 pub mod burn;

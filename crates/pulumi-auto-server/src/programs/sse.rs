@@ -18,7 +18,7 @@ use futures_util::stream;
 use serde_json::json;
 
 use super::Programs;
-use super::authz::{Action, allow};
+use super::authz::{Action, On, allow};
 use super::handlers::Res;
 use super::jobs::{Ev, Job};
 use crate::api::{AppState, Auth};
@@ -146,7 +146,7 @@ pub async fn stream(
 ) -> Res {
     let p = Programs::of(&state)?;
     let g = p.program(&program)?;
-    allow(&state, &auth, &p.org, Action::Read, Some(&stack)).await?;
+    allow(&state, &auth, &p.org, On::Stack(g, &stack), Action::Read).await?;
     let row = state.store.get_job(&id).await?;
     if !row
         .as_ref()
