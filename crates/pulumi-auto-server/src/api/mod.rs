@@ -272,8 +272,16 @@ pub(crate) async fn read_body(body: Body, limit: usize) -> Result<axum::body::By
     })
 }
 
-/// Parses a JSON body; a 400 naming the problem (never echoing the body) otherwise.
+/// Parses a JSON body, which must be an object; a 400 naming the problem (never echoing
+/// the body) otherwise. (serde reads a struct from an array too, field by field: `["a","b"]`
+/// would be a rename or a team, so anything but an object is refused first.)
 pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'{') {
+        return Err(Error::bad_request(
+            "Bad Request: the body must be a JSON object",
+        ));
+    }
     serde_json::from_slice(bytes).map_err(|e| {
         // serde_json's messages name the field and position, not the values.
         let kind = match e.classify() {
