@@ -122,6 +122,7 @@ pub fn document() -> Value {
             },
         });
     }
+    unique_operation_ids(&mut doc);
     if let Some(paths) = doc["paths"].as_object_mut() {
         for (path, item) in paths.iter_mut() {
             let names = template_names(path);
@@ -134,6 +135,37 @@ pub fn document() -> Value {
         }
     }
     canonical(doc)
+}
+
+/// Operation ids are the handlers' names, which repeat across modules (`list`,
+/// `get_stack`…); OpenAPI wants them unique, so a repeated one gets its tag in front.
+fn unique_operation_ids(doc: &mut Value) {
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    let mut seen: std::collections::BTreeMap<String, usize> = Default::default();
+    for item in paths.values() {
+        for op in item.as_object().into_iter().flat_map(|o| o.values()) {
+            if let Some(id) = op["operationId"].as_str() {
+                *seen.entry(id.to_owned()).or_default() += 1;
+            }
+        }
+    }
+    for item in paths.values_mut() {
+        for op in item
+            .as_object_mut()
+            .into_iter()
+            .flat_map(|o| o.values_mut())
+        {
+            let Some(id) = op["operationId"].as_str().map(str::to_owned) else {
+                continue;
+            };
+            if seen.get(&id).is_some_and(|n| *n > 1) {
+                let tag = op["tags"][0].as_str().unwrap_or("api").to_owned();
+                op["operationId"] = Value::String(format!("{tag}_{id}"));
+            }
+        }
+    }
 }
 
 /// The `{name}`s of a path template, in order.
@@ -296,5 +328,15 @@ mod tests {
         assert_eq!(doc["openapi"], "3.1.0");
         assert!(doc["paths"]["/api/openapi.json"]["get"].is_object());
         assert_eq!(document(), doc);
+        let mut ids = Vec::new();
+        for item in doc["paths"].as_object().unwrap().values() {
+            for op in item.as_object().unwrap().values() {
+                ids.push(op["operationId"].as_str().unwrap().to_owned());
+            }
+        }
+        let n = ids.len();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), n, "operation ids are unique");
     }
 }
