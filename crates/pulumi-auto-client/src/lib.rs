@@ -511,7 +511,8 @@ impl Client {
         .await
     }
 
-    /// Adds a member with `role` (`admin` or `member`).
+    /// Adds a member with `role` (`admin` or `member`). Pulumi Cloud documents an empty
+    /// answer: then the member returned is the login and role asked for (other fields empty).
     pub async fn add_member(
         &self,
         org: &str,
@@ -520,16 +521,19 @@ impl Client {
     ) -> Result<OrganizationMember> {
         name("organization", org)?;
         name("user", login)?;
-        self.json(
-            Method::POST,
-            &format!("/api/orgs/{org}/members/{login}"),
-            NO_QUERY,
-            Some(&MemberRoleRequest { role: role.into() }),
-        )
-        .await
+        let (_, text) = self
+            .send(
+                Method::POST,
+                &format!("/api/orgs/{org}/members/{login}"),
+                NO_QUERY,
+                Some(&MemberRoleRequest { role: role.into() }),
+            )
+            .await?;
+        member_answer(&text, login, role)
     }
 
-    /// Changes a member's role.
+    /// Changes a member's role (an empty answer, as Pulumi Cloud documents: see
+    /// [`Client::add_member`]).
     pub async fn set_member_role(
         &self,
         org: &str,
@@ -538,13 +542,15 @@ impl Client {
     ) -> Result<OrganizationMember> {
         name("organization", org)?;
         name("user", login)?;
-        self.json(
-            Method::PATCH,
-            &format!("/api/orgs/{org}/members/{login}"),
-            NO_QUERY,
-            Some(&MemberRoleRequest { role: role.into() }),
-        )
-        .await
+        let (_, text) = self
+            .send(
+                Method::PATCH,
+                &format!("/api/orgs/{org}/members/{login}"),
+                NO_QUERY,
+                Some(&MemberRoleRequest { role: role.into() }),
+            )
+            .await?;
+        member_answer(&text, login, role)
     }
 
     /// Removes a member.
@@ -823,6 +829,21 @@ impl Client {
         self.unit(Method::DELETE, &format!("/api/user/tokens/{id}"), NO_BODY)
             .await
     }
+}
+
+/// The member an add or role change answered, or (for an empty answer) the one asked for.
+fn member_answer(text: &str, login: &str, role: &str) -> Result<OrganizationMember> {
+    if text.trim().is_empty() {
+        return Ok(OrganizationMember {
+            role: role.to_owned(),
+            user: pulumi_auto_types::rest::UserInfo {
+                github_login: login.to_owned(),
+                ..Default::default()
+            },
+            ..Default::default()
+        });
+    }
+    serde_json::from_str(text).map_err(|e| Error::Decode(e.to_string()))
 }
 
 #[cfg(test)]

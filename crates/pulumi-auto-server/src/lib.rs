@@ -12,6 +12,7 @@
 pub mod api;
 pub mod crypto;
 pub mod error;
+pub mod openapi;
 pub mod programs;
 pub mod rest;
 pub mod server;

@@ -1,5 +1,5 @@
 //! The `pulumi-auto-server` command: `serve`, `org-create` and `token create|list|revoke`
-//! (offline, on the data directory).
+//! (offline, on the data directory), `openapi` (prints the API's OpenAPI document).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -64,6 +64,9 @@ enum Command {
         #[arg(long, default_value = "admin")]
         admin: String,
     },
+    /// Prints the OpenAPI 3.1 document of the API (what `GET /api/openapi.json` answers;
+    /// `docs/openapi.json` is this output).
+    Openapi,
     /// Manages access tokens offline (the server may be running).
     Token {
         #[command(subcommand)]
@@ -161,6 +164,13 @@ async fn run(cli: Cli) -> pulumi_auto_server::Result<()> {
             eprintln!("organization {name} created, admin {admin}");
             store.close().await;
             Ok(())
+        }
+        Command::Openapi => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            out.write_all(pulumi_auto_server::openapi::document_json().as_bytes())
+                .and_then(|()| out.flush())
+                .map_err(|e| pulumi_auto_server::Error::Internal(format!("stdout: {e}")))
         }
         Command::Token { command } => {
             let data = match &command {

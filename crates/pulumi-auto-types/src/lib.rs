@@ -14,6 +14,9 @@
 //! The `pulumi-auto` library re-exports all of it under the same paths
 //! (`pulumi_auto::model`, `pulumi_auto::events`, `pulumi_auto::Secret`,
 //! `pulumi_auto::ops::OpSummary`, `pulumi_auto::approval::DestroyRefusal`).
+//!
+//! Feature `openapi` (off by default): the [`rest`] shapes also derive utoipa's
+//! `ToSchema` (and the query shapes `IntoParams`), for the server's OpenAPI document.
 #![deny(missing_docs)]
 
 pub mod approval;

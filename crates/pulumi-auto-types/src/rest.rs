@@ -27,6 +27,7 @@ use crate::Secret;
 
 /// The body of every error answer: `{"code": <HTTP status>, "message": "..."}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorResponse {
     /// The HTTP status code.
     pub code: u16,
@@ -38,6 +39,7 @@ pub struct ErrorResponse {
 
 /// One stack of a listing (`GET /api/user/stacks`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StackSummary {
     /// The organization's name.
@@ -56,6 +58,7 @@ pub struct StackSummary {
 
 /// A page of stacks; follow `continuation_token` for the next.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ListStacksResponse {
     /// The stacks of this page.
@@ -67,6 +70,8 @@ pub struct ListStacksResponse {
 
 /// The filters of a stack listing; all optional.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(rename_all = "camelCase")]
 pub struct ListStacksQuery {
     /// Only stacks of this organization.
@@ -88,6 +93,7 @@ pub struct ListStacksQuery {
 
 /// What runs on a stack right now.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OperationStatus {
     /// The update kind (`update`, `preview`, `refresh`, `destroy`, `import`).
     pub kind: String,
@@ -99,6 +105,7 @@ pub struct OperationStatus {
 
 /// A stack (`GET /api/stacks/{org}/{project}/{stack}`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Stack {
     /// The organization's name.
@@ -123,6 +130,7 @@ pub struct Stack {
 
 /// A stack's state (`GET …/export`, `…/export/{version}`): `{version, deployment}`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UntypedDeployment {
     /// The deployment schema version (3).
     #[serde(default)]
@@ -137,6 +145,7 @@ pub struct UntypedDeployment {
 
 /// `POST …/tags`: adds or changes one tag.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StackTag {
     /// The tag's name.
     pub name: String,
@@ -146,6 +155,7 @@ pub struct StackTag {
 
 /// `POST …/transfer`: moves a stack to another organization.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct TransferStackRequest {
     /// The organization to move the stack to.
@@ -156,6 +166,7 @@ pub struct TransferStackRequest {
 
 /// What an update did (the `info` of an update listing).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateInfo {
     /// `update`, `preview`, `refresh`, `destroy`, `import`.
@@ -191,6 +202,7 @@ pub struct UpdateInfo {
 
 /// A user as other users see them.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct UserInfo {
     /// The display name.
@@ -208,6 +220,7 @@ pub struct UserInfo {
 
 /// One update of a stack's history (`GET …/updates`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateSummary {
     /// What the update did.
@@ -231,6 +244,7 @@ pub struct UpdateSummary {
 
 /// A page of a stack's updates, newest first.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ListUpdatesResponse {
     /// The updates of this page.
@@ -245,6 +259,8 @@ pub struct ListUpdatesResponse {
 
 /// The paging of an update listing.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[serde(rename_all = "camelCase")]
 pub struct ListUpdatesQuery {
     /// The page, from 1.
@@ -260,6 +276,7 @@ pub struct ListUpdatesQuery {
 
 /// An update's status (`GET …/update/{updateID}`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateResults {
     /// `not started`, `running`, `succeeded`, `failed`, `cancelled`.
@@ -274,6 +291,7 @@ pub struct UpdateResults {
 
 /// A page of an update's engine events, in order (`GET …/update/{updateID}/events`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateEventsResponse {
     /// Engine events as the CLI uploaded them (`sequence`, `timestamp`, and one payload).
@@ -285,6 +303,7 @@ pub struct UpdateEventsResponse {
 
 /// The previews since a stack's last update (`GET …/updates/latest/previews`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LatestPreviewsResponse {
     /// The previews, newest first.
     pub updates: Vec<StackPreview>,
@@ -292,6 +311,7 @@ pub struct LatestPreviewsResponse {
 
 /// One preview.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StackPreview {
     /// The preview's id.
     #[serde(rename = "updateID")]
@@ -305,6 +325,7 @@ pub struct StackPreview {
 
 /// A member of an organization.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct OrganizationMember {
     /// `admin` or `member`.
@@ -321,6 +342,7 @@ pub struct OrganizationMember {
 
 /// The members of an organization.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ListMembersResponse {
     /// The members.
@@ -332,6 +354,7 @@ pub struct ListMembersResponse {
 
 /// `POST|PATCH /api/orgs/{org}/members/{login}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MemberRoleRequest {
     /// `admin` or `member`.
     pub role: String,
@@ -350,6 +373,7 @@ pub mod permission {
 
 /// A stack a team reaches, and how.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct TeamStackPermission {
     /// The project's name.
@@ -362,6 +386,7 @@ pub struct TeamStackPermission {
 
 /// A team.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Team {
     /// `pulumi` (managed here) or `github`.
@@ -385,6 +410,7 @@ pub struct Team {
 
 /// The teams of an organization.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ListTeamsResponse {
     /// The teams.
     pub teams: Vec<Team>,
@@ -392,6 +418,7 @@ pub struct ListTeamsResponse {
 
 /// `POST /api/orgs/{org}/teams/pulumi`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CreateTeamRequest {
     /// The team's name.
@@ -406,6 +433,7 @@ pub struct CreateTeamRequest {
 
 /// The stack of a permission change.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StackRef {
     /// The project's name.
@@ -416,6 +444,7 @@ pub struct StackRef {
 
 /// `PATCH /api/orgs/{org}/teams/{team}`: one change of a team (set exactly one part).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateTeamRequest {
     /// `add` or `remove` (with `member`).
@@ -436,6 +465,7 @@ pub struct UpdateTeamRequest {
 
 /// An access token's public facts (its value is never shown again).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AccessToken {
     /// The token's id.
@@ -450,6 +480,7 @@ pub struct AccessToken {
 
 /// The caller's access tokens.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ListTokensResponse {
     /// The tokens.
     pub tokens: Vec<AccessToken>,
@@ -457,6 +488,7 @@ pub struct ListTokensResponse {
 
 /// `POST /api/user/tokens`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateTokenRequest {
     /// What the token is for.
     pub description: String,
@@ -464,12 +496,14 @@ pub struct CreateTokenRequest {
 
 /// A new token: its value, shown this once.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CreateTokenResponse {
     /// The token's id.
     pub id: String,
     /// The token's value (redacted in `Debug`).
     #[serde(deserialize_with = "secret_string")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub token_value: Secret,
 }
 
@@ -481,6 +515,7 @@ fn secret_string<'de, D: Deserializer<'de>>(d: D) -> Result<Secret, D::Error> {
 
 /// `POST /api/orgs/{org}/hooks`.
 #[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CreateWebhookRequest {
     /// The organization.
@@ -514,6 +549,7 @@ impl std::fmt::Debug for CreateWebhookRequest {
 
 /// A webhook (its secret is never part of it).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Webhook {
     /// The organization.
@@ -535,6 +571,7 @@ pub struct Webhook {
 
 /// One delivery of a webhook, or its ping.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookDelivery {
     /// The delivery's id.
@@ -571,6 +608,7 @@ pub struct WebhookDelivery {
 
 /// One audit-log entry.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AuditLogEvent {
     /// When (Unix seconds).
@@ -590,6 +628,7 @@ pub struct AuditLogEvent {
 
 /// A page of the audit log, newest first.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ListAuditLogEventsResponse {
     /// The entries.
@@ -601,6 +640,7 @@ pub struct ListAuditLogEventsResponse {
 
 /// The resources under management in one period.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ResourceCountSummary {
     /// The year.
@@ -623,6 +663,7 @@ pub struct ResourceCountSummary {
 
 /// `GET /api/orgs/{org}/resources/summary`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ResourceSummaryResponse {
     /// One entry a period, oldest first.
     pub summary: Vec<ResourceCountSummary>,

@@ -16,16 +16,18 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use serde::de::DeserializeOwned;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::decompression::RequestDecompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+use utoipa_axum::routes;
 
 use crate::crypto::{DataKey, MasterKey};
 use crate::error::{Error, Result};
+use crate::openapi::ApiRoutes;
 use crate::store::Store;
 
 pub use auth::Auth;
@@ -105,92 +107,57 @@ impl AppState {
 
 type Shared = Arc<AppState>;
 
-/// The whole router: `/healthz` and, behind authentication, `/api/…`.
-pub fn router(state: Arc<AppState>) -> Router {
-    let max_body = state.config.max_body;
-    let stack = "/api/stacks/{org}/{project}/{stack}";
-    let upd = "/api/stacks/{org}/{project}/{stack}/{kind}/{update}";
-    let api = Router::new()
-        .route("/api/capabilities", get(stacks::capabilities))
-        .route("/api/cli/version", get(stacks::cli_version))
-        .route("/api/user", get(stacks::current_user))
-        .route("/api/user/organizations/default", get(stacks::default_org))
-        .route("/api/user/stacks", get(stacks::list_stacks))
-        .route(
-            "/api/stacks/{org}/{project}",
-            post(stacks::create_stack).head(stacks::project_exists),
-        )
-        .route(stack, get(stacks::get_stack).delete(stacks::delete_stack))
-        .route(&format!("{stack}/export"), get(stacks::export))
-        .route(
-            &format!("{stack}/export/{{version}}"),
-            get(stacks::export_version),
-        )
-        .route(&format!("{stack}/import"), post(stacks::import))
-        .route(&format!("{stack}/rename"), post(stacks::rename))
-        .route(
-            &format!("{stack}/tags"),
-            axum::routing::patch(stacks::set_tags),
-        )
-        .route(
-            &format!("{stack}/config"),
-            axum::routing::put(stacks::put_config),
-        )
-        .route(&format!("{stack}/updates"), get(updates::history))
-        .route(&format!("{stack}/updates/latest"), get(updates::latest))
-        .route(
-            &format!("{stack}/updates/latest/previews"),
-            get(updates::latest_previews),
-        )
-        .route(
-            &format!("{stack}/updates/{{version}}"),
-            get(updates::by_version),
-        )
-        .route(&format!("{stack}/encrypt"), post(secrets::encrypt))
-        .route(&format!("{stack}/decrypt"), post(secrets::decrypt))
-        .route(
-            &format!("{stack}/decrypt/log-decryption"),
-            post(secrets::log_decryption),
-        )
-        .route(
-            &format!("{stack}/decrypt/log-batch-decryption"),
-            post(secrets::log_decryption),
-        )
-        .route(
-            &format!("{stack}/batch-encrypt"),
-            post(secrets::batch_encrypt),
-        )
-        .route(
-            &format!("{stack}/batch-decrypt"),
-            post(secrets::batch_decrypt),
-        )
-        .route(&format!("{stack}/update"), post(updates::create_update))
-        .route(&format!("{stack}/preview"), post(updates::create_preview))
-        .route(&format!("{stack}/refresh"), post(updates::create_refresh))
-        .route(&format!("{stack}/destroy"), post(updates::create_destroy))
-        .route(upd, get(updates::status).post(updates::start))
-        .route(&format!("{upd}/cancel"), post(updates::cancel))
-        .route(&format!("{upd}/renew_lease"), post(updates::renew_lease))
-        .route(
-            &format!("{upd}/checkpoint"),
-            axum::routing::patch(updates::checkpoint),
-        )
-        .route(
-            &format!("{upd}/checkpointverbatim"),
-            axum::routing::patch(updates::checkpoint_verbatim),
-        )
-        .route(
-            &format!("{upd}/checkpointdelta"),
-            axum::routing::patch(updates::checkpoint_delta),
-        )
-        .route(&format!("{upd}/events/batch"), post(updates::events_batch))
-        .route(
-            &format!("{upd}/events"),
-            post(updates::event_single).get(updates::events),
-        )
-        .route(&format!("{upd}/complete"), post(updates::complete))
+/// Every route under `/api` that needs a token: the CLI's, the REST API's
+/// ([`crate::rest::routes`]) and the custom API's ([`crate::programs::routes`]), each at the
+/// method and path of its `#[utoipa::path]` (see [`crate::openapi`]).
+pub fn routes() -> ApiRoutes {
+    ApiRoutes::new()
+        .routes(routes!(stacks::capabilities))
+        .routes(routes!(stacks::cli_version))
+        .routes(routes!(stacks::current_user))
+        .routes(routes!(stacks::default_org))
+        .routes(routes!(stacks::list_stacks))
+        .routes(routes!(stacks::create_stack, stacks::project_exists))
+        .routes(routes!(stacks::get_stack, stacks::delete_stack))
+        .routes(routes!(stacks::export))
+        .routes(routes!(stacks::export_version))
+        .routes(routes!(stacks::import))
+        .routes(routes!(stacks::rename))
+        .routes(routes!(stacks::set_tags))
+        .routes(routes!(stacks::put_config))
+        .routes(routes!(updates::history))
+        .routes(routes!(updates::latest))
+        .routes(routes!(updates::latest_previews))
+        .routes(routes!(updates::by_version))
+        .routes(routes!(secrets::encrypt))
+        .routes(routes!(secrets::decrypt))
+        .routes(routes!(secrets::log_decryption))
+        .routes(routes!(secrets::log_batch_decryption))
+        .routes(routes!(secrets::batch_encrypt))
+        .routes(routes!(secrets::batch_decrypt))
+        .routes(routes!(updates::create_update))
+        .routes(routes!(updates::create_preview))
+        .routes(routes!(updates::create_refresh))
+        .routes(routes!(updates::create_destroy))
+        .routes(routes!(updates::status, updates::start))
+        .routes(routes!(updates::cancel))
+        .routes(routes!(updates::renew_lease))
+        .routes(routes!(updates::checkpoint))
+        .routes(routes!(updates::checkpoint_verbatim))
+        .routes(routes!(updates::checkpoint_delta))
+        .routes(routes!(updates::events_batch))
+        .routes(routes!(updates::event_single, updates::events))
+        .routes(routes!(updates::complete))
         .merge(crate::rest::routes())
         .merge(crate::programs::routes())
+}
+
+/// The whole router: `/healthz`, `/api/openapi.json` and, behind authentication, `/api/…`.
+pub fn router(state: Arc<AppState>) -> Router {
+    let max_body = state.config.max_body;
+    let (api, _) = routes().split();
+    let (public, _) = crate::openapi::public_routes().split();
+    let api = api
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -208,6 +175,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     let request_id = HeaderName::from_static(REQUEST_ID);
     Router::new()
         .route("/healthz", get(healthz))
+        .merge(public)
         .merge(api)
         .with_state(state)
         .layer(CatchPanicLayer::custom(|_| {
@@ -304,8 +272,16 @@ pub(crate) async fn read_body(body: Body, limit: usize) -> Result<axum::body::By
     })
 }
 
-/// Parses a JSON body; a 400 naming the problem (never echoing the body) otherwise.
+/// Parses a JSON body, which must be an object; a 400 naming the problem (never echoing
+/// the body) otherwise. (serde reads a struct from an array too, field by field: `["a","b"]`
+/// would be a rename or a team, so anything but an object is refused first.)
 pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'{') {
+        return Err(Error::bad_request(
+            "Bad Request: the body must be a JSON object",
+        ));
+    }
     serde_json::from_slice(bytes).map_err(|e| {
         // serde_json's messages name the field and position, not the values.
         let kind = match e.classify() {

@@ -97,6 +97,13 @@ async fn key_of(state: &AppState, auth: &Auth, p: &StackPath) -> Result<Arc<Data
 }
 
 /// POST …/{stack}/encrypt
+#[utoipa::path(
+    post,
+    path = "/api/stacks/{org}/{project}/{stack}/encrypt",
+    tag = "service",
+    request_body = Object,
+    responses((status = 200, description = "OK", body = Object)),
+)]
 pub async fn encrypt(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -112,6 +119,13 @@ pub async fn encrypt(
 }
 
 /// POST …/{stack}/decrypt
+#[utoipa::path(
+    post,
+    path = "/api/stacks/{org}/{project}/{stack}/decrypt",
+    tag = "service",
+    request_body = Object,
+    responses((status = 200, description = "OK", body = Object)),
+)]
 pub async fn decrypt(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -127,6 +141,13 @@ pub async fn decrypt(
 }
 
 /// POST …/{stack}/batch-encrypt
+#[utoipa::path(
+    post,
+    path = "/api/stacks/{org}/{project}/{stack}/batch-encrypt",
+    tag = "service",
+    request_body = Object,
+    responses((status = 200, description = "OK", body = Object)),
+)]
 pub async fn batch_encrypt(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -151,6 +172,13 @@ pub async fn batch_encrypt(
 
 /// POST …/{stack}/batch-decrypt: plaintexts keyed by their ciphertext (base64), as the CLI
 /// looks them up.
+#[utoipa::path(
+    post,
+    path = "/api/stacks/{org}/{project}/{stack}/batch-decrypt",
+    tag = "service",
+    request_body = Object,
+    responses((status = 200, description = "OK", body = Object)),
+)]
 pub async fn batch_decrypt(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -176,6 +204,12 @@ pub async fn batch_decrypt(
 
 /// POST …/decrypt/log-decryption and …/log-batch-decryption: audit hints the CLI sends for
 /// third-party secrets providers; acknowledged.
+#[utoipa::path(
+    post,
+    path = "/api/stacks/{org}/{project}/{stack}/decrypt/log-decryption",
+    tag = "service",
+    responses((status = 204, description = "No content")),
+)]
 pub async fn log_decryption(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -184,4 +218,19 @@ pub async fn log_decryption(
     let user = auth.user()?;
     stack_of(&state, user, &p.0, &p.1, &p.2).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// POST …/decrypt/log-batch-decryption: as [`log_decryption`], for a batch.
+#[utoipa::path(
+    post,
+    path = "/api/stacks/{org}/{project}/{stack}/decrypt/log-batch-decryption",
+    tag = "service",
+    responses((status = 204, description = "No content")),
+)]
+pub async fn log_batch_decryption(
+    state: State<Shared>,
+    auth: Extension<Auth>,
+    p: Path<StackPath>,
+) -> Result<Response> {
+    log_decryption(state, auth, p).await
 }

@@ -105,6 +105,12 @@ pub(crate) async fn stack_of(
 }
 
 /// GET /api/capabilities
+#[utoipa::path(
+    get,
+    path = "/api/capabilities",
+    tag = "service",
+    responses((status = 200, description = "OK", body = Object)),
+)]
 pub async fn capabilities(Extension(auth): Extension<Auth>) -> Result<Response> {
     auth.user()?;
     Ok(Json(json!({
@@ -119,6 +125,12 @@ pub async fn capabilities(Extension(auth): Extension<Auth>) -> Result<Response> 
 
 /// GET /api/cli/version: the caller's own version as latest (the server does not track
 /// releases), so the CLI never nags about upgrades.
+#[utoipa::path(
+    get,
+    path = "/api/cli/version",
+    tag = "service",
+    responses((status = 200, description = "OK", body = Object)),
+)]
 pub async fn cli_version(Extension(auth): Extension<Auth>, headers: HeaderMap) -> Result<Response> {
     auth.user()?;
     let ua = headers
@@ -148,6 +160,12 @@ pub async fn cli_version(Extension(auth): Extension<Auth>, headers: HeaderMap) -
 }
 
 /// GET /api/user
+#[utoipa::path(
+    get,
+    path = "/api/user",
+    tag = "service",
+    responses((status = 200, description = "OK", body = Object)),
+)]
 pub async fn current_user(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -170,6 +188,12 @@ pub async fn current_user(
 }
 
 /// GET /api/user/organizations/default
+#[utoipa::path(
+    get,
+    path = "/api/user/organizations/default",
+    tag = "service",
+    responses((status = 200, description = "OK", body = Object)),
+)]
 pub async fn default_org(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -181,6 +205,8 @@ pub async fn default_org(
 }
 
 /// The query of GET /api/user/stacks.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ListQuery {
@@ -208,6 +234,15 @@ fn stack_summary(s: &StackRow) -> Value {
 }
 
 /// GET /api/user/stacks
+#[utoipa::path(
+    get,
+    path = "/api/user/stacks",
+    tag = "stacks",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "OK", body = pulumi_auto_types::rest::ListStacksResponse),
+    ),
+)]
 pub async fn list_stacks(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -260,6 +295,12 @@ pub async fn list_stacks(
 }
 
 /// HEAD /api/stacks/{org}/{project}
+#[utoipa::path(
+    head,
+    path = "/api/stacks/{org}/{project}",
+    tag = "service",
+    responses((status = 200, description = "The project exists")),
+)]
 pub async fn project_exists(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -291,6 +332,13 @@ struct CreateStackRequest {
 }
 
 /// POST /api/stacks/{org}/{project}
+#[utoipa::path(
+    post,
+    path = "/api/stacks/{org}/{project}",
+    tag = "service",
+    request_body = Object,
+    responses((status = 200, description = "OK", body = Object)),
+)]
 pub async fn create_stack(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -383,6 +431,12 @@ async fn stack_json(state: &AppState, s: &StackRow) -> Result<Value> {
 }
 
 /// GET /api/stacks/{org}/{project}/{stack}
+#[utoipa::path(
+    get,
+    path = "/api/stacks/{org}/{project}/{stack}",
+    tag = "stacks",
+    responses((status = 200, description = "OK", body = pulumi_auto_types::rest::Stack)),
+)]
 pub async fn get_stack(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -394,6 +448,8 @@ pub async fn get_stack(
 }
 
 /// The query of DELETE …/{stack}.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[derive(Debug, Deserialize)]
 pub struct DeleteQuery {
     #[serde(default)]
@@ -401,6 +457,16 @@ pub struct DeleteQuery {
 }
 
 /// DELETE /api/stacks/{org}/{project}/{stack}?force=…
+#[utoipa::path(
+    delete,
+    path = "/api/stacks/{org}/{project}/{stack}",
+    tag = "stacks",
+    params(DeleteQuery),
+    responses(
+        (status = 204, description = "No content"),
+        (status = 409, description = "The stack still has resources (use force), or an update runs", body = pulumi_auto_types::rest::ErrorResponse),
+    ),
+)]
 pub async fn delete_stack(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -429,6 +495,14 @@ fn json_text(text: String) -> Response {
 }
 
 /// GET …/{stack}/export
+#[utoipa::path(
+    get,
+    path = "/api/stacks/{org}/{project}/{stack}/export",
+    tag = "stacks",
+    responses(
+        (status = 200, description = "OK", body = pulumi_auto_types::rest::UntypedDeployment),
+    ),
+)]
 pub async fn export(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -445,6 +519,14 @@ pub async fn export(
 }
 
 /// GET …/{stack}/export/{version}
+#[utoipa::path(
+    get,
+    path = "/api/stacks/{org}/{project}/{stack}/export/{version}",
+    tag = "stacks",
+    responses(
+        (status = 200, description = "OK", body = pulumi_auto_types::rest::UntypedDeployment),
+    ),
+)]
 pub async fn export_version(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -470,6 +552,13 @@ pub async fn export_version(
 }
 
 /// POST …/{stack}/import
+#[utoipa::path(
+    post,
+    path = "/api/stacks/{org}/{project}/{stack}/import",
+    tag = "service",
+    request_body = pulumi_auto_types::rest::UntypedDeployment,
+    responses((status = 200, description = "OK", body = Object)),
+)]
 pub async fn import(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -495,6 +584,13 @@ struct RenameRequest {
 }
 
 /// POST …/{stack}/rename
+#[utoipa::path(
+    post,
+    path = "/api/stacks/{org}/{project}/{stack}/rename",
+    tag = "service",
+    request_body = Object,
+    responses((status = 204, description = "No content")),
+)]
 pub async fn rename(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -520,6 +616,14 @@ pub async fn rename(
 }
 
 /// PATCH …/{stack}/tags: replaces every tag.
+#[utoipa::path(
+    patch,
+    path = "/api/stacks/{org}/{project}/{stack}/tags",
+    tag = "stacks",
+    request_body = std::collections::BTreeMap<String,
+    String>,
+    responses((status = 204, description = "No content")),
+)]
 pub async fn set_tags(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -536,6 +640,13 @@ pub async fn set_tags(
 }
 
 /// PUT …/{stack}/config: accepted and ignored (the server keeps no stack config of its own).
+#[utoipa::path(
+    put,
+    path = "/api/stacks/{org}/{project}/{stack}/config",
+    tag = "service",
+    request_body = Object,
+    responses((status = 204, description = "No content")),
+)]
 pub async fn put_config(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,

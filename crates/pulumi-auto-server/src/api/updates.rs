@@ -126,6 +126,13 @@ async fn create(
 }
 
 /// POST …/{stack}/update
+#[utoipa::path(
+    post,
+    path = "/api/stacks/{org}/{project}/{stack}/update",
+    tag = "service",
+    request_body = Object,
+    responses((status = 200, description = "OK", body = Object)),
+)]
 pub async fn create_update(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -136,6 +143,13 @@ pub async fn create_update(
 }
 
 /// POST …/{stack}/preview
+#[utoipa::path(
+    post,
+    path = "/api/stacks/{org}/{project}/{stack}/preview",
+    tag = "service",
+    request_body = Object,
+    responses((status = 200, description = "OK", body = Object)),
+)]
 pub async fn create_preview(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -146,6 +160,13 @@ pub async fn create_preview(
 }
 
 /// POST …/{stack}/refresh
+#[utoipa::path(
+    post,
+    path = "/api/stacks/{org}/{project}/{stack}/refresh",
+    tag = "service",
+    request_body = Object,
+    responses((status = 200, description = "OK", body = Object)),
+)]
 pub async fn create_refresh(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -156,6 +177,13 @@ pub async fn create_refresh(
 }
 
 /// POST …/{stack}/destroy
+#[utoipa::path(
+    post,
+    path = "/api/stacks/{org}/{project}/{stack}/destroy",
+    tag = "service",
+    request_body = Object,
+    responses((status = 200, description = "OK", body = Object)),
+)]
 pub async fn create_destroy(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -239,6 +267,13 @@ struct StartRequest {
 }
 
 /// POST …/{kind}/{update}: starts the update (409 while another holds the stack).
+#[utoipa::path(
+    post,
+    path = "/api/stacks/{org}/{project}/{stack}/{kind}/{update}",
+    tag = "service",
+    request_body = Object,
+    responses((status = 200, description = "OK", body = Object)),
+)]
 pub async fn start(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -279,6 +314,14 @@ pub async fn start(
 }
 
 /// GET …/{kind}/{update}: the update's status (what `stack import` waits on).
+#[utoipa::path(
+    get,
+    path = "/api/stacks/{org}/{project}/{stack}/{kind}/{update}",
+    tag = "updates",
+    responses(
+        (status = 200, description = "OK", body = pulumi_auto_types::rest::UpdateResults),
+    ),
+)]
 pub async fn status(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -293,6 +336,12 @@ pub async fn status(
 }
 
 /// POST …/{kind}/{update}/cancel (`pulumi cancel`).
+#[utoipa::path(
+    post,
+    path = "/api/stacks/{org}/{project}/{stack}/{kind}/{update}/cancel",
+    tag = "service",
+    responses((status = 204, description = "No content")),
+)]
 pub async fn cancel(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -311,6 +360,13 @@ struct RenewRequest {
 }
 
 /// POST …/{kind}/{update}/renew_lease
+#[utoipa::path(
+    post,
+    path = "/api/stacks/{org}/{project}/{stack}/{kind}/{update}/renew_lease",
+    tag = "service",
+    request_body = Object,
+    responses((status = 200, description = "OK", body = Object)),
+)]
 pub async fn renew_lease(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -349,6 +405,13 @@ struct CheckpointRequest {
 }
 
 /// PATCH …/{kind}/{update}/checkpoint: the whole state.
+#[utoipa::path(
+    patch,
+    path = "/api/stacks/{org}/{project}/{stack}/{kind}/{update}/checkpoint",
+    tag = "service",
+    request_body = Object,
+    responses((status = 204, description = "No content")),
+)]
 pub async fn checkpoint(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -392,6 +455,13 @@ struct VerbatimRequest {
 
 /// PATCH …/{kind}/{update}/checkpointverbatim: the whole state, kept byte for byte (the
 /// base the next delta applies to).
+#[utoipa::path(
+    patch,
+    path = "/api/stacks/{org}/{project}/{stack}/{kind}/{update}/checkpointverbatim",
+    tag = "service",
+    request_body = Object,
+    responses((status = 204, description = "No content")),
+)]
 pub async fn checkpoint_verbatim(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -421,6 +491,13 @@ struct DeltaRequest {
 
 /// PATCH …/{kind}/{update}/checkpointdelta: edits to the last verbatim state; refused
 /// (the CLI then sends the whole state) when the result's hash is not the one given.
+#[utoipa::path(
+    patch,
+    path = "/api/stacks/{org}/{project}/{stack}/{kind}/{update}/checkpointdelta",
+    tag = "service",
+    request_body = Object,
+    responses((status = 204, description = "No content")),
+)]
 pub async fn checkpoint_delta(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -506,6 +583,13 @@ async fn store_events(state: &AppState, u: &UpdateRow, raws: &[Box<RawValue>]) -
 }
 
 /// POST …/{kind}/{update}/events/batch
+#[utoipa::path(
+    post,
+    path = "/api/stacks/{org}/{project}/{stack}/{kind}/{update}/events/batch",
+    tag = "service",
+    request_body = Object,
+    responses((status = 204, description = "No content")),
+)]
 pub async fn events_batch(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -520,6 +604,13 @@ pub async fn events_batch(
 }
 
 /// POST …/{kind}/{update}/events: one event.
+#[utoipa::path(
+    post,
+    path = "/api/stacks/{org}/{project}/{stack}/{kind}/{update}/events",
+    tag = "service",
+    request_body = Object,
+    responses((status = 204, description = "No content")),
+)]
 pub async fn event_single(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -534,6 +625,8 @@ pub async fn event_single(
 }
 
 /// The query of GET …/events.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EventsQuery {
@@ -543,6 +636,15 @@ pub struct EventsQuery {
 const EVENT_PAGE: i64 = 1000;
 
 /// GET …/{kind}/{update}/events: the stored events in order, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/stacks/{org}/{project}/{stack}/{kind}/{update}/events",
+    tag = "updates",
+    params(EventsQuery),
+    responses(
+        (status = 200, description = "OK", body = pulumi_auto_types::rest::UpdateEventsResponse),
+    ),
+)]
 pub async fn events(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -585,6 +687,13 @@ struct CompleteRequest {
 }
 
 /// POST …/{kind}/{update}/complete
+#[utoipa::path(
+    post,
+    path = "/api/stacks/{org}/{project}/{stack}/{kind}/{update}/complete",
+    tag = "service",
+    request_body = Object,
+    responses((status = 204, description = "No content")),
+)]
 pub async fn complete(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -660,6 +769,8 @@ fn history_entry(u: &UpdateRow, latest_version: i64) -> Value {
 }
 
 /// The query of GET …/updates.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HistoryQuery {
@@ -671,6 +782,15 @@ pub struct HistoryQuery {
 }
 
 /// GET …/{stack}/updates (`pulumi stack history`).
+#[utoipa::path(
+    get,
+    path = "/api/stacks/{org}/{project}/{stack}/updates",
+    tag = "updates",
+    params(HistoryQuery),
+    responses(
+        (status = 200, description = "OK", body = pulumi_auto_types::rest::ListUpdatesResponse),
+    ),
+)]
 pub async fn history(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -704,6 +824,14 @@ pub async fn history(
 }
 
 /// GET …/{stack}/updates/latest
+#[utoipa::path(
+    get,
+    path = "/api/stacks/{org}/{project}/{stack}/updates/latest",
+    tag = "updates",
+    responses(
+        (status = 200, description = "OK", body = pulumi_auto_types::rest::UpdateSummary),
+    ),
+)]
 pub async fn latest(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -719,6 +847,14 @@ pub async fn latest(
 }
 
 /// GET …/{stack}/updates/{version}
+#[utoipa::path(
+    get,
+    path = "/api/stacks/{org}/{project}/{stack}/updates/{version}",
+    tag = "updates",
+    responses(
+        (status = 200, description = "OK", body = pulumi_auto_types::rest::UpdateSummary),
+    ),
+)]
 pub async fn by_version(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -738,6 +874,15 @@ pub async fn by_version(
 }
 
 /// GET …/{stack}/updates/latest/previews
+#[utoipa::path(
+    get,
+    path = "/api/stacks/{org}/{project}/{stack}/updates/latest/previews",
+    tag = "updates",
+    params(HistoryQuery),
+    responses(
+        (status = 200, description = "OK", body = pulumi_auto_types::rest::LatestPreviewsResponse),
+    ),
+)]
 pub async fn latest_previews(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,

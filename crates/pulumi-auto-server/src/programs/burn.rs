@@ -31,16 +31,25 @@ use crate::error::Error;
 use crate::store::{JobEnd, User};
 
 /// The body of `POST …/burn`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BurnBody {
     /// The stack's config.
     #[serde(default)]
+    #[schema(value_type = std::collections::BTreeMap<String, Object>)]
     pub config: BTreeMap<String, ConfigInput>,
 }
 
 /// `POST /api/programs/{program}/burn` with `{"config": {…}}` (`?showSecrets=true` for an
 /// admin to see secret outputs).
+#[utoipa::path(
+    post,
+    path = "/api/programs/{program}/burn",
+    tag = "programs",
+    params(ShowSecrets),
+    request_body = BurnBody,
+    responses((status = 200, description = "OK", body = Object)),
+)]
 pub async fn burn_post(
     State(state): State<Arc<AppState>>,
     Extension(auth): Extension<Auth>,
@@ -67,6 +76,13 @@ async fn burner(state: &AppState, auth: &Auth, program: &str) -> Result<User, Er
 
 /// `GET /api/programs/{program}/burn?KEY=VALUE…`: the same with plain config values from
 /// the query string (`showSecrets` is not a config key here).
+#[utoipa::path(
+    get,
+    path = "/api/programs/{program}/burn",
+    tag = "programs",
+    params(ShowSecrets),
+    responses((status = 200, description = "OK", body = Object)),
+)]
 pub async fn burn_get(
     State(state): State<Arc<AppState>>,
     Extension(auth): Extension<Auth>,

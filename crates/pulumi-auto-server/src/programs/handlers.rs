@@ -43,6 +43,12 @@ async fn body<T: serde::de::DeserializeOwned + Default>(b: Body) -> Result<T, Er
 }
 
 /// `GET /api/programs`.
+#[utoipa::path(
+    get,
+    path = "/api/programs",
+    tag = "programs",
+    responses((status = 200, description = "OK", body = Object)),
+)]
 pub async fn list_programs(State(state): State<Shared>, Extension(auth): Extension<Auth>) -> Res {
     let p = Programs::of(&state)?;
     allow(&state, &auth, &p.org, On::Programs, Action::Read).await?;
@@ -56,6 +62,12 @@ pub async fn list_programs(State(state): State<Shared>, Extension(auth): Extensi
 
 /// `GET /api/programs/{program}`: the program, its stacks and its config schema (from the
 /// `config:` declarations of its `Pulumi.yaml`: `config` lists them in the file's order).
+#[utoipa::path(
+    get,
+    path = "/api/programs/{program}",
+    tag = "programs",
+    responses((status = 200, description = "OK", body = Object)),
+)]
 pub async fn get_program(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -103,6 +115,12 @@ async fn config_schema(base: &std::path::Path) -> Result<Value, Error> {
 }
 
 /// `GET /api/programs/{program}/stacks`.
+#[utoipa::path(
+    get,
+    path = "/api/programs/{program}/stacks",
+    tag = "programs",
+    responses((status = 200, description = "OK", body = Object)),
+)]
 pub async fn list_stacks(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -132,11 +150,12 @@ async fn existing(state: &AppState, p: &Programs, g: &Program, stack: &str) -> R
 }
 
 /// The body of `PUT …/stacks/{stack}`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PutStack {
     /// Config to set (plain values, or `{"value", "secret": true}`).
     #[serde(default)]
+    #[schema(value_type = std::collections::BTreeMap<String, Object>)]
     pub config: BTreeMap<String, ConfigInput>,
     /// Tags the stack protected (`true`) or not (`false`): a protected stack's destroy needs
     /// `overrideProtection`.
@@ -146,6 +165,13 @@ pub struct PutStack {
 
 /// `PUT /api/programs/{program}/stacks/{stack}`: create or select the stack, then set the
 /// config given (secret values reach the CLI without argv and are never returned).
+#[utoipa::path(
+    put,
+    path = "/api/programs/{program}/stacks/{stack}",
+    tag = "programs",
+    request_body = PutStack,
+    responses((status = 200, description = "OK", body = Object)),
+)]
 pub async fn put_stack(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -199,6 +225,8 @@ pub async fn put_stack(
 }
 
 /// `?showSecrets=true`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ShowSecrets {
@@ -209,6 +237,13 @@ pub struct ShowSecrets {
 
 /// `GET /api/programs/{program}/stacks/{stack}`: the stack, its outputs (secret ones masked
 /// unless an admin asks with `?showSecrets=true`) and its last operation.
+#[utoipa::path(
+    get,
+    path = "/api/programs/{program}/stacks/{stack}",
+    tag = "programs",
+    params(ShowSecrets),
+    responses((status = 200, description = "OK", body = Object)),
+)]
 pub async fn get_stack(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -272,7 +307,7 @@ pub fn job_json(j: &JobRow) -> Value {
 }
 
 /// The body of `POST …/update|preview|refresh`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OpBody {
     /// The update's message.
@@ -393,6 +428,13 @@ async fn start_op(
 }
 
 /// `POST …/stacks/{stack}/update`: 202, the update id and its `Location`.
+#[utoipa::path(
+    post,
+    path = "/api/programs/{program}/stacks/{stack}/update",
+    tag = "programs",
+    request_body = OpBody,
+    responses((status = 202, description = "Accepted", body = Object)),
+)]
 pub async fn start_update(
     State(s): State<Shared>,
     Extension(a): Extension<Auth>,
@@ -403,6 +445,13 @@ pub async fn start_update(
 }
 
 /// `POST …/stacks/{stack}/preview`.
+#[utoipa::path(
+    post,
+    path = "/api/programs/{program}/stacks/{stack}/preview",
+    tag = "programs",
+    request_body = OpBody,
+    responses((status = 202, description = "Accepted", body = Object)),
+)]
 pub async fn start_preview(
     State(s): State<Shared>,
     Extension(a): Extension<Auth>,
@@ -413,6 +462,13 @@ pub async fn start_preview(
 }
 
 /// `POST …/stacks/{stack}/refresh`.
+#[utoipa::path(
+    post,
+    path = "/api/programs/{program}/stacks/{stack}/refresh",
+    tag = "programs",
+    request_body = OpBody,
+    responses((status = 202, description = "Accepted", body = Object)),
+)]
 pub async fn start_refresh(
     State(s): State<Shared>,
     Extension(a): Extension<Auth>,
@@ -435,6 +491,12 @@ async fn job_of(state: &AppState, program: &str, stack: &str, id: &str) -> Resul
 }
 
 /// `GET …/updates/{id}`: status, summary, outputs (secret ones masked), error.
+#[utoipa::path(
+    get,
+    path = "/api/programs/{program}/stacks/{stack}/updates/{id}",
+    tag = "programs",
+    responses((status = 200, description = "OK", body = Object)),
+)]
 pub async fn get_update(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -448,6 +510,12 @@ pub async fn get_update(
 }
 
 /// `GET …/stacks/{stack}/updates`: the newest 100 operations, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/programs/{program}/stacks/{stack}/updates",
+    tag = "programs",
+    responses((status = 200, description = "OK", body = Object)),
+)]
 pub async fn list_updates(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -463,6 +531,12 @@ pub async fn list_updates(
 
 /// `POST …/updates/{id}/cancel`: graceful (SIGINT, then the library's escalation); 202
 /// while it stops, 409 when it already ended.
+#[utoipa::path(
+    post,
+    path = "/api/programs/{program}/stacks/{stack}/updates/{id}/cancel",
+    tag = "programs",
+    responses((status = 202, description = "Accepted", body = Object)),
+)]
 pub async fn cancel_update(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -492,6 +566,12 @@ pub async fn cancel_update(
 
 /// `POST …/stacks/{stack}/destroy-preview`: what a destroy would delete, and the plan id
 /// a destroy must name (valid 15 minutes, once).
+#[utoipa::path(
+    post,
+    path = "/api/programs/{program}/stacks/{stack}/destroy-preview",
+    tag = "programs",
+    responses((status = 200, description = "OK", body = Object)),
+)]
 pub async fn destroy_preview(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -549,7 +629,7 @@ pub async fn destroy_preview(
 }
 
 /// The body of `POST …/destroy`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct DestroyBody {
     /// The plan id of a destroy preview of this stack.
@@ -570,6 +650,13 @@ pub struct DestroyBody {
 /// `confirm` equal to the stack's name, an admin, and for a protected stack
 /// `overrideProtection`; the library refuses a plan gone stale (job status `refused`).
 /// Nothing runs when a check fails.
+#[utoipa::path(
+    post,
+    path = "/api/programs/{program}/stacks/{stack}/destroy",
+    tag = "programs",
+    request_body = DestroyBody,
+    responses((status = 202, description = "Accepted", body = Object)),
+)]
 pub async fn destroy(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,

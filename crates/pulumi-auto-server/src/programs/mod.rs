@@ -27,8 +27,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use axum::Router;
-use axum::routing::{get, post};
 use pulumi_auto::cli::PulumiCommand;
 use pulumi_auto::{DestroyPlan, LocalWorkspace, Stack};
 
@@ -282,26 +280,22 @@ pub async fn shutdown(state: &AppState) {
 }
 
 /// The custom API's routes (behind the server's authentication).
-pub fn routes() -> Router<Arc<AppState>> {
+pub fn routes() -> crate::openapi::ApiRoutes {
     use handlers as h;
-    let st = "/api/programs/{program}/stacks/{stack}";
-    let upd = "/api/programs/{program}/stacks/{stack}/updates/{id}";
-    Router::new()
-        .route("/api/programs", get(h::list_programs))
-        .route("/api/programs/{program}", get(h::get_program))
-        .route("/api/programs/{program}/stacks", get(h::list_stacks))
-        .route(
-            "/api/programs/{program}/burn",
-            post(burn::burn_post).get(burn::burn_get),
-        )
-        .route(st, get(h::get_stack).put(h::put_stack))
-        .route(&format!("{st}/update"), post(h::start_update))
-        .route(&format!("{st}/preview"), post(h::start_preview))
-        .route(&format!("{st}/refresh"), post(h::start_refresh))
-        .route(&format!("{st}/destroy-preview"), post(h::destroy_preview))
-        .route(&format!("{st}/destroy"), post(h::destroy))
-        .route(&format!("{st}/updates"), get(h::list_updates))
-        .route(upd, get(h::get_update))
-        .route(&format!("{upd}/cancel"), post(h::cancel_update))
-        .route(&format!("{upd}/events/stream"), get(sse::stream))
+    use utoipa_axum::routes;
+    crate::openapi::ApiRoutes::new()
+        .routes(routes!(h::list_programs))
+        .routes(routes!(h::get_program))
+        .routes(routes!(h::list_stacks))
+        .routes(routes!(burn::burn_post, burn::burn_get))
+        .routes(routes!(h::get_stack, h::put_stack))
+        .routes(routes!(h::start_update))
+        .routes(routes!(h::start_preview))
+        .routes(routes!(h::start_refresh))
+        .routes(routes!(h::destroy_preview))
+        .routes(routes!(h::destroy))
+        .routes(routes!(h::list_updates))
+        .routes(routes!(h::get_update))
+        .routes(routes!(h::cancel_update))
+        .routes(routes!(sse::stream))
 }

@@ -138,6 +138,14 @@ impl Reader {
 }
 
 /// The handler.
+#[utoipa::path(
+    get,
+    path = "/api/programs/{program}/stacks/{stack}/updates/{id}/events/stream",
+    tag = "programs",
+    responses(
+        (status = 200, description = "Server-Sent Events: the operation's engine events as they come", body = String, content_type = "text/event-stream"),
+    ),
+)]
 pub async fn stream(
     State(state): State<Arc<AppState>>,
     Extension(auth): Extension<Auth>,

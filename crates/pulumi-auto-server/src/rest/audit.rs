@@ -143,6 +143,8 @@ pub async fn record(State(state): State<Shared>, req: Request, next: Next) -> Re
 }
 
 /// The query of the audit-log endpoints.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditParams {
@@ -191,6 +193,13 @@ fn event_json(e: &AuditEntry) -> AuditLogEvent {
 }
 
 /// GET /api/orgs/{org}/auditlogs
+#[utoipa::path(
+    get,
+    path = "/api/orgs/{org}/auditlogs",
+    tag = "audit",
+    params(AuditParams),
+    responses((status = 200, description = "OK", body = ListAuditLogEventsResponse)),
+)]
 pub async fn list(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -277,6 +286,15 @@ pub fn export_text(rows: &[AuditEntry], cef: bool) -> String {
 }
 
 /// GET /api/orgs/{org}/auditlogs/export?format=csv|cef: gzip.
+#[utoipa::path(
+    get,
+    path = "/api/orgs/{org}/auditlogs/export",
+    tag = "audit",
+    params(AuditParams),
+    responses(
+        (status = 200, description = "The entries as gzipped CSV or CEF", body = Vec<u8>, content_type = "application/gzip"),
+    ),
+)]
 pub async fn export(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,

@@ -16,12 +16,9 @@ mod tokens;
 mod usage;
 mod webhooks;
 
-use std::sync::Arc;
+use utoipa_axum::routes;
 
-use axum::Router;
-use axum::routing::{delete, get, post};
-
-use crate::api::AppState;
+use crate::openapi::ApiRoutes;
 
 pub use access::{Need, authorize, need};
 pub use audit::{AuditUser, event_name, record};
@@ -29,46 +26,31 @@ pub use webhooks::{HookQueue, stack_event, update_event};
 
 /// The REST API's routes (merged into the API router, behind authentication and
 /// [`authorize`]).
-pub fn routes() -> Router<Arc<AppState>> {
-    let stack = "/api/stacks/{org}/{project}/{stack}";
-    Router::new()
-        .route(&format!("{stack}/tags"), post(stacks::add_tag))
-        .route(&format!("{stack}/tags/{{tag}}"), delete(stacks::delete_tag))
-        .route(&format!("{stack}/transfer"), post(stacks::transfer))
-        .route("/api/orgs/{org}/members", get(orgs::list_members))
-        .route(
-            "/api/orgs/{org}/members/{login}",
-            post(orgs::add_member)
-                .patch(orgs::set_member_role)
-                .delete(orgs::remove_member),
-        )
-        .route("/api/orgs/{org}/teams", get(orgs::list_teams))
-        .route(
-            "/api/orgs/{org}/teams/{team}",
-            post(orgs::create_team)
-                .get(orgs::get_team)
-                .patch(orgs::update_team)
-                .delete(orgs::delete_team),
-        )
-        .route(
-            "/api/user/tokens",
-            get(tokens::list_tokens).post(tokens::create_token),
-        )
-        .route("/api/user/tokens/{id}", delete(tokens::delete_token))
-        .route("/api/orgs/{org}/auditlogs", get(audit::list))
-        .route("/api/orgs/{org}/resources/summary", get(usage::summary))
-        .route(
-            "/api/orgs/{org}/hooks",
-            get(webhooks::list).post(webhooks::create),
-        )
-        .route(
-            "/api/orgs/{org}/hooks/{name}",
-            get(webhooks::get_one).delete(webhooks::delete_one),
-        )
-        .route("/api/orgs/{org}/hooks/{name}/ping", post(webhooks::ping))
-        .route(
-            "/api/orgs/{org}/hooks/{name}/deliveries",
-            get(webhooks::deliveries),
-        )
-        .route("/api/orgs/{org}/auditlogs/export", get(audit::export))
+pub fn routes() -> ApiRoutes {
+    ApiRoutes::new()
+        .routes(routes!(stacks::add_tag))
+        .routes(routes!(stacks::delete_tag))
+        .routes(routes!(stacks::transfer))
+        .routes(routes!(orgs::list_members))
+        .routes(routes!(
+            orgs::add_member,
+            orgs::set_member_role,
+            orgs::remove_member
+        ))
+        .routes(routes!(orgs::list_teams))
+        .routes(routes!(
+            orgs::create_team,
+            orgs::get_team,
+            orgs::update_team,
+            orgs::delete_team
+        ))
+        .routes(routes!(tokens::list_tokens, tokens::create_token))
+        .routes(routes!(tokens::delete_token))
+        .routes(routes!(audit::list))
+        .routes(routes!(usage::summary))
+        .routes(routes!(webhooks::list, webhooks::create))
+        .routes(routes!(webhooks::get_one, webhooks::delete_one))
+        .routes(routes!(webhooks::ping))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(audit::export))
 }

@@ -71,6 +71,12 @@ async fn member_json(state: &AppState, o: &Org, login: &str) -> Result<Response>
 }
 
 /// GET /api/orgs/{org}/members
+#[utoipa::path(
+    get,
+    path = "/api/orgs/{org}/members",
+    tag = "organizations",
+    responses((status = 200, description = "OK", body = ListMembersResponse)),
+)]
 pub async fn list_members(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -107,6 +113,13 @@ fn role_of(bytes: &[u8]) -> Result<String> {
 
 /// POST /api/orgs/{org}/members/{login} `{role}`: adds a member (the server makes the user
 /// when it does not know them; `pulumi-auto-server token create --user` gives them a token).
+#[utoipa::path(
+    post,
+    path = "/api/orgs/{org}/members/{login}",
+    tag = "organizations",
+    request_body = MemberRoleRequest,
+    responses((status = 200, description = "OK", body = OrganizationMember)),
+)]
 pub async fn add_member(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -121,6 +134,13 @@ pub async fn add_member(
 }
 
 /// PATCH /api/orgs/{org}/members/{login} `{role}`
+#[utoipa::path(
+    patch,
+    path = "/api/orgs/{org}/members/{login}",
+    tag = "organizations",
+    request_body = MemberRoleRequest,
+    responses((status = 200, description = "OK", body = OrganizationMember)),
+)]
 pub async fn set_member_role(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -137,6 +157,12 @@ pub async fn set_member_role(
 }
 
 /// DELETE /api/orgs/{org}/members/{login}
+#[utoipa::path(
+    delete,
+    path = "/api/orgs/{org}/members/{login}",
+    tag = "organizations",
+    responses((status = 204, description = "No content")),
+)]
 pub async fn remove_member(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -160,6 +186,12 @@ fn team_json(t: &TeamRow) -> Team {
 }
 
 /// GET /api/orgs/{org}/teams
+#[utoipa::path(
+    get,
+    path = "/api/orgs/{org}/teams",
+    tag = "teams",
+    responses((status = 200, description = "OK", body = ListTeamsResponse)),
+)]
 pub async fn list_teams(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -183,6 +215,12 @@ async fn team_of(state: &AppState, o: &Org, name: &str) -> Result<TeamRow> {
 }
 
 /// GET /api/orgs/{org}/teams/{team}: the team with its members and stacks.
+#[utoipa::path(
+    get,
+    path = "/api/orgs/{org}/teams/{team}",
+    tag = "teams",
+    responses((status = 200, description = "OK", body = Team)),
+)]
 pub async fn get_team(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -216,6 +254,13 @@ pub async fn get_team(
 
 /// POST /api/orgs/{org}/teams/pulumi `{name, displayName, description}` → 201, the team.
 /// GitHub teams (`…/teams/github`) are not supported: 400.
+#[utoipa::path(
+    post,
+    path = "/api/orgs/{org}/teams/{team}",
+    tag = "teams",
+    request_body = CreateTeamRequest,
+    responses((status = 201, description = "Created", body = Team)),
+)]
 pub async fn create_team(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -250,6 +295,12 @@ pub async fn create_team(
 }
 
 /// DELETE /api/orgs/{org}/teams/{team}
+#[utoipa::path(
+    delete,
+    path = "/api/orgs/{org}/teams/{team}",
+    tag = "teams",
+    responses((status = 204, description = "No content")),
+)]
 pub async fn delete_team(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -264,6 +315,13 @@ pub async fn delete_team(
 /// PATCH /api/orgs/{org}/teams/{team}: exactly one of `{memberAction, member}`,
 /// `{addStackPermission: {projectName, stackName, permission}}`, `{removeStack:
 /// {projectName, stackName}}`. 204.
+#[utoipa::path(
+    patch,
+    path = "/api/orgs/{org}/teams/{team}",
+    tag = "teams",
+    request_body = UpdateTeamRequest,
+    responses((status = 204, description = "No content")),
+)]
 pub async fn update_team(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,

@@ -15,6 +15,13 @@ use crate::error::{Error, Result};
 type Shared = Arc<AppState>;
 
 /// POST …/{stack}/tags `{name, value}`: sets one tag.
+#[utoipa::path(
+    post,
+    path = "/api/stacks/{org}/{project}/{stack}/tags",
+    tag = "stacks",
+    request_body = StackTag,
+    responses((status = 204, description = "No content")),
+)]
 pub async fn add_tag(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -33,6 +40,12 @@ pub async fn add_tag(
 }
 
 /// DELETE …/{stack}/tags/{tag}
+#[utoipa::path(
+    delete,
+    path = "/api/stacks/{org}/{project}/{stack}/tags/{tag}",
+    tag = "stacks",
+    responses((status = 204, description = "No content")),
+)]
 pub async fn delete_tag(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -50,6 +63,16 @@ pub async fn delete_tag(
 /// POST …/{stack}/transfer `{toOrg}`: 204; 409 while an update runs. The caller needs the
 /// stack's admin permission (checked by the access layer) and the admin role in the target
 /// organization.
+#[utoipa::path(
+    post,
+    path = "/api/stacks/{org}/{project}/{stack}/transfer",
+    tag = "stacks",
+    request_body = TransferStackRequest,
+    responses(
+        (status = 204, description = "No content"),
+        (status = 409, description = "An update runs, or the name is taken", body = pulumi_auto_types::rest::ErrorResponse),
+    ),
+)]
 pub async fn transfer(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,

@@ -19,6 +19,12 @@ use crate::error::{Error, Result};
 type Shared = Arc<AppState>;
 
 /// GET /api/user/tokens
+#[utoipa::path(
+    get,
+    path = "/api/user/tokens",
+    tag = "tokens",
+    responses((status = 200, description = "OK", body = ListTokensResponse)),
+)]
 pub async fn list_tokens(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -29,6 +35,15 @@ pub async fn list_tokens(
 }
 
 /// POST /api/user/tokens `{description}` → `{id, tokenValue}`
+#[utoipa::path(
+    post,
+    path = "/api/user/tokens",
+    tag = "tokens",
+    request_body = CreateTokenRequest,
+    responses(
+        (status = 200, description = "OK", body = pulumi_auto_types::rest::CreateTokenResponse),
+    ),
+)]
 pub async fn create_token(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -51,6 +66,12 @@ pub async fn create_token(
 }
 
 /// DELETE /api/user/tokens/{id}
+#[utoipa::path(
+    delete,
+    path = "/api/user/tokens/{id}",
+    tag = "tokens",
+    responses((status = 204, description = "No content")),
+)]
 pub async fn delete_token(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,

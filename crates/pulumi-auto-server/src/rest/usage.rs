@@ -36,6 +36,8 @@ pub enum Granularity {
 }
 
 /// The query.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SummaryQuery {
@@ -125,6 +127,13 @@ pub fn summarize(
 }
 
 /// GET /api/orgs/{org}/resources/summary
+#[utoipa::path(
+    get,
+    path = "/api/orgs/{org}/resources/summary",
+    tag = "resources",
+    params(SummaryQuery),
+    responses((status = 200, description = "OK", body = ResourceSummaryResponse)),
+)]
 pub async fn summary(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,

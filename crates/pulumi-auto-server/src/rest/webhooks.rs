@@ -324,6 +324,13 @@ async fn hook_of(state: &AppState, o: &Org, name: &str) -> Result<WebhookRow> {
 }
 
 /// POST /api/orgs/{org}/hooks → 201, the hook (without its secret).
+#[utoipa::path(
+    post,
+    path = "/api/orgs/{org}/hooks",
+    tag = "webhooks",
+    request_body = CreateWebhookRequest,
+    responses((status = 201, description = "Created", body = Webhook)),
+)]
 pub async fn create(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -377,6 +384,12 @@ pub async fn create(
 }
 
 /// GET /api/orgs/{org}/hooks
+#[utoipa::path(
+    get,
+    path = "/api/orgs/{org}/hooks",
+    tag = "webhooks",
+    responses((status = 200, description = "OK", body = Vec<Webhook>)),
+)]
 pub async fn list(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -388,6 +401,12 @@ pub async fn list(
 }
 
 /// GET /api/orgs/{org}/hooks/{name}
+#[utoipa::path(
+    get,
+    path = "/api/orgs/{org}/hooks/{name}",
+    tag = "webhooks",
+    responses((status = 200, description = "OK", body = Webhook)),
+)]
 pub async fn get_one(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -398,6 +417,12 @@ pub async fn get_one(
 }
 
 /// DELETE /api/orgs/{org}/hooks/{name}
+#[utoipa::path(
+    delete,
+    path = "/api/orgs/{org}/hooks/{name}",
+    tag = "webhooks",
+    responses((status = 204, description = "No content")),
+)]
 pub async fn delete_one(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -410,6 +435,12 @@ pub async fn delete_one(
 }
 
 /// POST /api/orgs/{org}/hooks/{name}/ping: one delivery now; the delivery.
+#[utoipa::path(
+    post,
+    path = "/api/orgs/{org}/hooks/{name}/ping",
+    tag = "webhooks",
+    responses((status = 200, description = "OK", body = WebhookDelivery)),
+)]
 pub async fn ping(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
@@ -423,6 +454,12 @@ pub async fn ping(
 }
 
 /// GET /api/orgs/{org}/hooks/{name}/deliveries: newest first.
+#[utoipa::path(
+    get,
+    path = "/api/orgs/{org}/hooks/{name}/deliveries",
+    tag = "webhooks",
+    responses((status = 200, description = "OK", body = Vec<WebhookDelivery>)),
+)]
 pub async fn deliveries(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
