@@ -13,6 +13,7 @@ pub mod api;
 pub mod crypto;
 pub mod error;
 pub mod programs;
+pub mod replica;
 pub mod rest;
 pub mod server;
 pub mod store;

@@ -51,6 +51,11 @@ enum Command {
         /// A directory whose subdirectories with a Pulumi.yaml are programs (named after them).
         #[arg(long)]
         programs_dir: Option<PathBuf>,
+        /// Seconds a replica may go without renewing its heartbeat (every third of this)
+        /// before the others sharing its database take it for dead: they fail its running
+        /// operations and repair their stacks.
+        #[arg(long, default_value_t = 15.0, value_parser = parse_heartbeat_timeout)]
+        heartbeat_timeout: f64,
     },
     /// Creates an organization offline (the server may be running), with its admin (a user
     /// made when unknown; give them a token with `token create --user`).
@@ -101,6 +106,16 @@ enum TokenCommand {
     },
 }
 
+/// `--heartbeat-timeout`: seconds, from 1 to 3600.
+fn parse_heartbeat_timeout(arg: &str) -> Result<f64, String> {
+    match arg.parse::<f64>() {
+        Ok(v) if (1.0..=3600.0).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "--heartbeat-timeout {arg:?}: expected seconds from 1 to 3600"
+        )),
+    }
+}
+
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -128,6 +143,7 @@ async fn run(cli: Cli) -> pulumi_auto_server::Result<()> {
             lease_secs,
             programs,
             programs_dir,
+            heartbeat_timeout,
         } => {
             serve(ServeOptions {
                 listen,
@@ -143,6 +159,7 @@ async fn run(cli: Cli) -> pulumi_auto_server::Result<()> {
                     programs,
                     programs_dir,
                 },
+                heartbeat_timeout: std::time::Duration::from_secs_f64(heartbeat_timeout),
             })
             .await
         }

@@ -31,6 +31,9 @@ pub struct ServeOptions {
     pub api: ApiConfig,
     /// The programs of the custom API.
     pub programs: crate::programs::ProgramsConfig,
+    /// How long a replica may go without a heartbeat before the others take it for dead
+    /// (fail its jobs and repair their stacks).
+    pub heartbeat_timeout: std::time::Duration,
 }
 
 /// Creates the data directory (0700) if needed.
@@ -71,7 +74,12 @@ pub async fn open_store(
                     "{ADMIN_TOKEN_ENV} must be 16 to 512 characters without spaces"
                 )));
             }
-            store.bootstrap(org, admin, &t).await?;
+            if let Err(e) = store.bootstrap(org, admin, &t).await {
+                // Another replica starting at the same moment bootstrapped the database.
+                if !store.is_initialized().await? {
+                    return Err(e);
+                }
+            }
             Ok((store, None))
         }
         _ => {
@@ -79,7 +87,15 @@ pub async fn open_store(
             let path = data.join("admin-token");
             // Written before the database commits it, so a token that works is never lost.
             crypto::write_private_file(&path, format!("{}\n", token.as_str()).as_bytes())?;
-            store.bootstrap(org, admin, &token).await?;
+            if let Err(e) = store.bootstrap(org, admin, &token).await {
+                // Another replica starting at the same moment bootstrapped the database
+                // (with its own token): this one's never worked.
+                let _ = std::fs::remove_file(&path);
+                if !store.is_initialized().await? {
+                    return Err(e);
+                }
+                return Ok((store, None));
+            }
             Ok((store, Some(path)))
         }
     }
@@ -94,6 +110,7 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         tracing::info!(path = %path.display(), "first start: the admin token was written (0600)");
     }
     let master = MasterKey::load_or_create(&opts.data)?;
+    crate::replica::set_heartbeat_timeout(opts.heartbeat_timeout);
     let state = Arc::new(AppState::new(store, master, opts.api.clone()));
     let app = api::router(state.clone());
     let listener = tokio::net::TcpListener::bind(opts.listen)
@@ -109,6 +126,23 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         let _ = out.flush();
     }
     tracing::info!(%addr, "listening");
+    let replica = crate::replica::id();
+    if state.store.kind() == crate::store::DbKind::Sqlite {
+        // One server at a time uses a SQLite database: other rows are earlier runs.
+        state.store.forget_other_replicas(replica).await?;
+    }
+    state
+        .store
+        .register_replica(replica, &format!("{addr} pid {}", std::process::id()))
+        .await?;
+    tracing::info!(
+        replica,
+        heartbeat_timeout_secs = opts.heartbeat_timeout.as_secs_f64(),
+        "replica started"
+    );
+    tokio::spawn(heartbeat(state.clone()));
+    // Deliveries other replicas queued (or left when they died) are sent too.
+    crate::rest::start_webhook_delivery(&state);
     crate::programs::start(
         state.clone(),
         &opts.programs,
@@ -127,8 +161,57 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
     })
     .await
     .map_err(|e| Error::Internal(format!("server error: {e}")))?;
+    // Its jobs are recorded: the others need not wait for its heartbeat to expire.
+    if let Err(e) = state.store.remove_replica(replica).await {
+        tracing::warn!(error = %e, "could not remove this replica's heartbeat row");
+    }
     state.store.close().await;
     Ok(())
+}
+
+/// Renews this replica's heartbeat every heartbeat interval. On PostgreSQL, a replica
+/// that could not renew it for the whole timeout has been taken for dead by the others
+/// (which fail its jobs and repair their stacks): it cancels its own jobs, so no operation
+/// runs on two replicas at once.
+async fn heartbeat(state: Arc<AppState>) {
+    let me = crate::replica::id();
+    let mut last_ok = std::time::Instant::now();
+    let mut fenced = false;
+    loop {
+        tokio::time::sleep(crate::replica::heartbeat_interval()).await;
+        match state.store.renew_heartbeat(me).await {
+            Ok(true) => {
+                last_ok = std::time::Instant::now();
+                fenced = false;
+            }
+            Ok(false) => {
+                tracing::warn!(
+                    replica = me,
+                    "this replica's heartbeat row was gone: registering again"
+                );
+                cancel_own_jobs(&state);
+                let _ = state.store.register_replica(me, "re-registered").await;
+            }
+            Err(e) => tracing::warn!(error = %e, "renewing the heartbeat failed"),
+        }
+        if state.store.kind() == crate::store::DbKind::Postgres
+            && !fenced
+            && last_ok.elapsed() > crate::replica::heartbeat_timeout()
+        {
+            tracing::error!(
+                replica = me,
+                "no heartbeat for the whole timeout: cancelling this replica's operations (the others repair their stacks)"
+            );
+            cancel_own_jobs(&state);
+            fenced = true;
+        }
+    }
+}
+
+fn cancel_own_jobs(state: &AppState) {
+    if let Some(p) = state.programs.get() {
+        p.jobs.cancel_all();
+    }
 }
 
 async fn shutdown_signal() {
