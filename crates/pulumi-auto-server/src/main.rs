@@ -54,8 +54,8 @@ enum Command {
         /// Seconds a replica may go without renewing its heartbeat (every third of this)
         /// before the others sharing its database take it for dead: they fail its running
         /// operations and repair their stacks.
-        #[arg(long, default_value_t = 15.0, value_parser = parse_heartbeat_timeout)]
-        heartbeat_timeout: f64,
+        #[arg(long, default_value = "15", value_parser = pulumi_auto_server::replica::parse_timeout)]
+        heartbeat_timeout: std::time::Duration,
     },
     /// Creates an organization offline (the server may be running), with its admin (a user
     /// made when unknown; give them a token with `token create --user`).
@@ -106,16 +106,6 @@ enum TokenCommand {
     },
 }
 
-/// `--heartbeat-timeout`: seconds, from 1 to 3600.
-fn parse_heartbeat_timeout(arg: &str) -> Result<f64, String> {
-    match arg.parse::<f64>() {
-        Ok(v) if (1.0..=3600.0).contains(&v) => Ok(v),
-        _ => Err(format!(
-            "--heartbeat-timeout {arg:?}: expected seconds from 1 to 3600"
-        )),
-    }
-}
-
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -159,7 +149,7 @@ async fn run(cli: Cli) -> pulumi_auto_server::Result<()> {
                     programs,
                     programs_dir,
                 },
-                heartbeat_timeout: std::time::Duration::from_secs_f64(heartbeat_timeout),
+                heartbeat_timeout,
             })
             .await
         }

@@ -44,9 +44,29 @@ pub fn timeout_ms() -> i64 {
     i64::try_from(heartbeat_timeout().as_millis()).unwrap_or(i64::MAX)
 }
 
+/// Parses `--heartbeat-timeout`: seconds (fractions allowed), from 1 to 3600.
+pub fn parse_timeout(arg: &str) -> Result<Duration, String> {
+    match arg.trim().parse::<f64>() {
+        Ok(v) if (1.0..=3600.0).contains(&v) => Ok(Duration::from_secs_f64(v)),
+        _ => Err(format!(
+            "--heartbeat-timeout {arg:?}: expected seconds from 1 to 3600"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timeouts() {
+        assert_eq!(parse_timeout("15"), Ok(Duration::from_secs(15)));
+        assert_eq!(parse_timeout("2.5"), Ok(Duration::from_millis(2500)));
+        for bad in ["0", "0.5", "3601", "x", "", "-3", "NaN", "inf"] {
+            let e = parse_timeout(bad).unwrap_err();
+            assert!(e.contains("--heartbeat-timeout"), "{e}");
+        }
+    }
 
     #[test]
     fn intervals() {

@@ -203,6 +203,12 @@ fn concurrent_updates_across_replicas_run_one_per_stack_with_live_events_and_web
         }
     }
 
+    // A fourth replica starting now (its start's sweep and its own internal token) leaves
+    // the running jobs of the live replicas alone.
+    let late = Replica::start(root.path(), "r3", &db, &args);
+    late.wait_ready();
+    assert!(!late.log().contains("failed the job"), "{}", late.log());
+
     // Each job's events from the replica after the one running it, live; after three
     // events the stream is dropped and resumed on the third replica.
     let streams: Vec<(usize, String, i64, Vec<SseEvent>)> = std::thread::scope(|s| {
