@@ -179,6 +179,19 @@ async fn heartbeat(state: Arc<AppState>) {
     let mut fenced = false;
     loop {
         tokio::time::sleep(crate::replica::heartbeat_interval()).await;
+        // Measured before renewing: a replica paused (or cut off) for longer than the
+        // timeout has been taken for dead even though its row is renewed now.
+        if state.store.kind() == crate::store::DbKind::Postgres
+            && !fenced
+            && last_ok.elapsed() > crate::replica::heartbeat_timeout()
+        {
+            tracing::error!(
+                replica = me,
+                "no heartbeat for the whole timeout: cancelling this replica's operations (the others repair their stacks)"
+            );
+            cancel_own_jobs(&state);
+            fenced = true;
+        }
         match state.store.renew_heartbeat(me).await {
             Ok(true) => {
                 last_ok = std::time::Instant::now();
@@ -190,20 +203,16 @@ async fn heartbeat(state: Arc<AppState>) {
                     "this replica's heartbeat row was gone: registering again"
                 );
                 cancel_own_jobs(&state);
-                let _ = state.store.register_replica(me, "re-registered").await;
+                if state
+                    .store
+                    .register_replica(me, "re-registered")
+                    .await
+                    .is_ok()
+                {
+                    last_ok = std::time::Instant::now();
+                }
             }
             Err(e) => tracing::warn!(error = %e, "renewing the heartbeat failed"),
-        }
-        if state.store.kind() == crate::store::DbKind::Postgres
-            && !fenced
-            && last_ok.elapsed() > crate::replica::heartbeat_timeout()
-        {
-            tracing::error!(
-                replica = me,
-                "no heartbeat for the whole timeout: cancelling this replica's operations (the others repair their stacks)"
-            );
-            cancel_own_jobs(&state);
-            fenced = true;
         }
     }
 }

@@ -494,3 +494,81 @@ fn a_killed_replicas_jobs_are_failed_and_repaired_by_the_survivors() {
         assert_eq!(files, 1 + rounds, "stack {st}");
     }
 }
+
+#[test]
+fn a_paused_replica_loses_its_job_to_the_survivors_and_cancels_it_when_it_resumes() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let _heavy = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let db = fresh_database("pause");
+    let root = tempfile::tempdir().unwrap();
+    let out = root.path().join("out");
+    let args = program_args(root.path(), &["slow"], HEARTBEAT);
+    let rs = replicas(root.path(), &db, &args, 2);
+    put_slow(&rs[1], &out, "p0", 3, 3);
+    let (st, v) = start_update(&rs[0], "p0");
+    assert_eq!(st, 202, "{v}");
+    let id = v["updateId"].as_str().unwrap().to_owned();
+    std::thread::sleep(Duration::from_millis(1500));
+    // Paused, not killed: its process (and its CLI) live on, its heartbeat stops.
+    let pid = Pid::from_raw(rs[0].child.as_ref().unwrap().id() as i32);
+    kill(pid, Signal::SIGSTOP).unwrap();
+    let resumed = std::cell::Cell::new(false);
+    let resume = || {
+        if !resumed.replace(true) {
+            let _ = kill(pid, Signal::SIGCONT);
+        }
+    };
+    let end = wait_end(&rs[1], "p0", &id, u64::from(HEARTBEAT) * 3);
+    if end["status"] != "failed" {
+        resume();
+        panic!("{end}");
+    }
+    assert!(
+        end["error"]
+            .as_str()
+            .unwrap()
+            .contains("stopped heart-beating"),
+        "{end}"
+    );
+    // Repaired by the survivor, which then runs the stack's next update.
+    eventually(120, "the repair", || {
+        let r = query(
+            &db,
+            "SELECT status FROM program_jobs WHERE kind = 'repair' AND stack = 'p0'",
+        );
+        r.len() == 1 && r[0][0].as_deref() != Some("running")
+    });
+    let (st, v) = start_update(&rs[1], "p0");
+    assert_eq!(st, 202, "{v}");
+    let next = v["updateId"].as_str().unwrap().to_owned();
+    resume();
+    // Back, it finds it was taken for dead and cancels what it still ran.
+    eventually(30, "the resumed replica fencing itself", || {
+        rs[0].log().contains("no heartbeat for the whole timeout")
+    });
+    eventually(120, "the resumed replica's operation ending", || {
+        rs[0].log().contains(&format!("operation ended job={id}"))
+    });
+    let v = wait_end(&rs[1], "p0", &next, 240);
+    assert_eq!(v["status"], "succeeded", "{v}\n{}", rs[1].log());
+    // The record of the lost job stays the survivors'.
+    let old = job(&rs[0], "p0", &id);
+    assert_eq!(old["status"], "failed", "{old}");
+    assert!(
+        old["error"]
+            .as_str()
+            .unwrap()
+            .contains("stopped heart-beating"),
+        "{old}"
+    );
+    // And the resumed replica serves the stack again.
+    let (st, v) = start_update(&rs[0], "p0");
+    assert_eq!(st, 202, "{v}");
+    let v = wait_end(&rs[0], "p0", v["updateId"].as_str().unwrap(), 240);
+    assert_eq!(v["status"], "succeeded", "{v}\n{}", rs[0].log());
+    let files = std::fs::read_dir(out.join("p0"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(files, 3);
+}
