@@ -92,8 +92,11 @@ fn start_update(r: &Replica, stack: &str) -> (u16, Value) {
     (st, serde_json::from_str(&body).unwrap_or(Value::Null))
 }
 
+/// The deliveries a receiver got: each one's kind and body.
+type Got = Arc<Mutex<Vec<(String, Value)>>>;
+
 /// A loopback webhook receiver that records each delivery's kind and body.
-fn receiver() -> (String, Arc<Mutex<Vec<(String, Value)>>>) {
+fn receiver() -> (String, Got) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hook", l.local_addr().unwrap());
     let got = Arc::new(Mutex::new(Vec::new()));
@@ -341,7 +344,6 @@ fn a_killed_replicas_jobs_are_failed_and_repaired_by_the_survivors() {
     let mut acknowledged: Vec<(String, String)> = Vec::new();
     let mut killed_mid_run = 0;
     let mut replacements: Vec<Option<std::thread::JoinHandle<Replica>>> = vec![None, None, None];
-    let mut generation = 3;
     for round in 0..10 {
         let victim = round % 3;
         if let Some(h) = replacements[victim].take() {
@@ -404,8 +406,7 @@ fn a_killed_replicas_jobs_are_failed_and_repaired_by_the_survivors() {
         }
         // A replacement (a new process, a new replica id) joins in the background.
         let (root, db, args) = (root.path().to_path_buf(), db.clone(), args.clone());
-        let name = format!("r{generation}");
-        generation += 1;
+        let name = format!("r{}", round + 3);
         replacements[victim] = Some(std::thread::spawn(move || {
             let r = Replica::start(&root, &name, &db, &args);
             r.wait_ready();

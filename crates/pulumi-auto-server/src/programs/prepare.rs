@@ -2,7 +2,7 @@
 //! each program with its dependencies installed once, then what an earlier run left
 //! behind: unfinished jobs (failed, stacks repaired) and burns' ephemeral stacks (swept).
 //! Then, every heartbeat interval, the same for the jobs of replicas whose heartbeat
-//! expired ([`reap_loop`]).
+//! expired (`reap_loop`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

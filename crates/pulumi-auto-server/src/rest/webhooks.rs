@@ -78,7 +78,7 @@ impl HookQueue {
 }
 
 /// Starts this replica's delivery loop (once): claims due deliveries from the queue, up to
-/// [`IN_FLIGHT`] at once, sends each (with retries) and removes it.
+/// `IN_FLIGHT` (16) at once, sends each (with retries) and removes it.
 pub fn start(state: &Shared) -> Arc<tokio::sync::Notify> {
     state
         .hooks
