@@ -38,7 +38,7 @@ fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
-/// Starts `n` replicas at once and waits until each has prepared its programs.
+/// Starts `n` replicas at once and waits until each has prepared its programs (if any).
 fn replicas(root: &Path, db: &str, args: &[String], n: usize) -> Vec<Replica> {
     let rs: Vec<Replica> = std::thread::scope(|s| {
         let hs: Vec<_> = (0..n)
@@ -46,8 +46,10 @@ fn replicas(root: &Path, db: &str, args: &[String], n: usize) -> Vec<Replica> {
             .collect();
         hs.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    for r in &rs {
-        r.wait_ready();
+    if args.iter().any(|a| a == "--program") {
+        for r in &rs {
+            r.wait_ready();
+        }
     }
     rs
 }
@@ -572,4 +574,103 @@ fn a_paused_replica_loses_its_job_to_the_survivors_and_cancels_it_when_it_resume
         .map(|d| d.count())
         .unwrap_or(0);
     assert_eq!(files, 3);
+}
+
+#[test]
+fn two_pulumi_ups_through_different_replicas_get_one_lease() {
+    let _heavy = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let db = fresh_database("lease");
+    let root = tempfile::tempdir().unwrap();
+    let rs = replicas(root.path(), &db, &[], 3);
+    // One CLI per replica, each with the stack's config in its own program copy.
+    let clis: Vec<common::Cli> = rs
+        .iter()
+        .map(|r| scale_support::cli_at(&r.url, "slow"))
+        .collect();
+    let out = root.path().join("files");
+    clis[0].ok(&["stack", "init", "organization/slow/c"]);
+    for c in &clis {
+        for (k, v) in [
+            ("dir", out.display().to_string()),
+            ("count", "1".into()),
+            ("delay", "5".into()),
+        ] {
+            c.ok(&["config", "set", "-s", "organization/slow/c", k, &v]);
+        }
+    }
+    for round in 0..2 {
+        let barrier = Barrier::new(clis.len());
+        let outs: Vec<std::process::Output> = std::thread::scope(|s| {
+            let hs: Vec<_> = clis
+                .iter()
+                .map(|c| {
+                    let barrier = &barrier;
+                    s.spawn(move || {
+                        barrier.wait();
+                        let msg = format!("round {round}");
+                        c.run(&[
+                            "up",
+                            "--yes",
+                            "--skip-preview",
+                            "-s",
+                            "organization/slow/c",
+                            "-m",
+                            &msg,
+                        ])
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let won = outs.iter().filter(|o| o.status.success()).count();
+        let text: Vec<String> = outs
+            .iter()
+            .map(|o| {
+                format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&o.stdout),
+                    String::from_utf8_lossy(&o.stderr)
+                )
+            })
+            .collect();
+        assert_eq!(won, 1, "round {round}: {text:#?}");
+        for (o, t) in outs.iter().zip(&text) {
+            if !o.status.success() {
+                assert!(
+                    t.contains("[409] Conflict: Another update is currently in progress."),
+                    "{t}"
+                );
+            }
+        }
+        // Each change to the resource's delay makes the next round an update again.
+        for c in &clis {
+            c.ok(&[
+                "config",
+                "set",
+                "-s",
+                "organization/slow/c",
+                "delay",
+                &format!("{}", 6 + round),
+            ]);
+        }
+    }
+    // The history, read through any replica: one update per round succeeded, none runs.
+    for r in &rs {
+        let v = r.expect(200, "GET", "/api/stacks/organization/slow/c/updates", None);
+        let ups: Vec<&Value> = v["updates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|u| u["info"]["kind"] == "update")
+            .collect();
+        let ok = ups
+            .iter()
+            .filter(|u| u["info"]["result"] == "succeeded")
+            .count();
+        assert_eq!(ok, 2, "{v}");
+        assert!(
+            !ups.iter().any(|u| u["info"]["result"] == "in-progress"),
+            "{v}"
+        );
+    }
 }

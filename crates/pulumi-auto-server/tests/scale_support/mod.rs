@@ -230,7 +230,7 @@ impl Drop for Replica {
 }
 
 /// The `serve` arguments of replicas serving fixture programs (private copies under
-/// `root`, the same for every replica), with a short heartbeat timeout and lease.
+/// `root`, the same for every replica), with a short heartbeat timeout.
 pub fn program_args(root: &Path, programs: &[&str], heartbeat_secs: u32) -> Vec<String> {
     let mut args = Vec::new();
     for p in programs {
@@ -238,12 +238,9 @@ pub fn program_args(root: &Path, programs: &[&str], heartbeat_secs: u32) -> Vec<
         args.push("--program".into());
         args.push(format!("{p}={}", dir.display()));
     }
-    args.extend([
-        "--heartbeat-timeout".to_owned(),
-        heartbeat_secs.to_string(),
-        "--lease-secs".to_owned(),
-        "10".to_owned(),
-    ]);
+    // The update leases keep their default (the CLI renews them only after minutes): a
+    // dead replica's lease is freed by the survivors' repair, not by its expiry.
+    args.extend(["--heartbeat-timeout".to_owned(), heartbeat_secs.to_string()]);
     args
 }
 
@@ -331,4 +328,28 @@ pub fn eventually(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting for: {what}");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// The real CLI on a private copy of fixture program `program` (the shared test
+/// virtualenv), logged in to the replica at `url` with the admin token.
+pub fn cli_at(url: &str, program: &str) -> crate::common::Cli {
+    let root = tempfile::Builder::new()
+        .prefix("pulumi-auto-scale-cli-")
+        .tempdir()
+        .unwrap();
+    let prog = crate::custom_support::program_copy(root.path(), program);
+    let home = root.path().join("home");
+    let files = root.path().join("out");
+    std::fs::create_dir_all(&files).unwrap();
+    let cli = crate::common::Cli {
+        root,
+        program: prog,
+        home,
+        files,
+        url: url.to_owned(),
+        token: ADMIN_TOKEN.to_owned(),
+    };
+    let out = cli.ok(&["login", url]);
+    assert!(out.contains("Logged in to"), "{out}");
+    cli
 }
