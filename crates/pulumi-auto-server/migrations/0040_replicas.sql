@@ -6,7 +6,8 @@ CREATE TABLE replicas (
     id TEXT PRIMARY KEY,
     started BIGINT NOT NULL,
     heartbeat BIGINT NOT NULL,
-    -- Where it listens and its process id, for operators.
+    -- Where it listens, its process id and the programs it serves (JSON): for operators,
+    -- and for the warning when replicas serve different programs.
     info TEXT NOT NULL
 );
 

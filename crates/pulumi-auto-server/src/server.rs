@@ -131,10 +131,17 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         // One server at a time uses a SQLite database: other rows are earlier runs.
         state.store.forget_other_replicas(replica).await?;
     }
+    let mut served: Vec<String> = match opts.programs.resolve() {
+        Ok(list) => list.into_iter().map(|(name, _)| name).collect(),
+        Err(_) => Vec::new(),
+    };
+    served.sort();
+    let info = serde_json::json!({"addr": addr.to_string(), "pid": std::process::id(), "programs": served});
     state
         .store
-        .register_replica(replica, &format!("{addr} pid {}", std::process::id()))
+        .register_replica(replica, &info.to_string())
         .await?;
+    warn_if_programs_differ(&state, replica, &served).await;
     tracing::info!(
         replica,
         heartbeat_timeout_secs = opts.heartbeat_timeout.as_secs_f64(),
@@ -213,6 +220,34 @@ async fn heartbeat(state: Arc<AppState>) {
                 }
             }
             Err(e) => tracing::warn!(error = %e, "renewing the heartbeat failed"),
+        }
+    }
+}
+
+/// Logs a warning for each live replica that serves other programs than this one (every
+/// replica must serve the same: any of them may run or repair any stack's operation).
+async fn warn_if_programs_differ(state: &AppState, me: &str, served: &[String]) {
+    let cutoff = crate::store::now_ms() - crate::replica::timeout_ms();
+    let Ok(others) = state.store.live_replica_infos(cutoff).await else {
+        return;
+    };
+    for (id, info) in others {
+        if id == me {
+            continue;
+        }
+        let theirs: Option<Vec<String>> = serde_json::from_str::<serde_json::Value>(&info)
+            .ok()
+            .and_then(|v| serde_json::from_value(v.get("programs")?.clone()).ok());
+        if let Some(mut theirs) = theirs {
+            theirs.sort();
+            if theirs != served {
+                tracing::warn!(
+                    replica = %id,
+                    theirs = ?theirs,
+                    ours = ?served,
+                    "another replica serves other programs: every replica must serve the same ones (the same --program flags)"
+                );
+            }
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Several replicas started at the same moment on one fresh PostgreSQL database all come
 //! up: the migrations run once (sqlx's migrator holds a PostgreSQL advisory lock while it
 //! applies them), the first start's organization, admin and token are made once (a replica
-//! that loses the race uses the winner's), and each replica registers its own heartbeat.
+//! that loses the race uses the winner's), and each replica registers its own heartbeat;
+//! one started with other programs than the live ones warns.
 
 mod common;
 mod custom_support;
@@ -61,4 +62,17 @@ fn replicas_started_at_once_on_a_fresh_database_all_come_up() {
     let rows = query(&db, "SELECT id FROM replicas ORDER BY id");
     let rows: Vec<String> = rows.into_iter().map(|r| r[0].clone().unwrap()).collect();
     assert_eq!(rows, ids);
+    // A replica started with other programs than the live ones says so.
+    let prog = custom_support::program_copy(root.path(), "files");
+    let odd = Replica::start(
+        root.path(),
+        "odd",
+        &db,
+        &["--program".into(), format!("files={}", prog.display())],
+    );
+    let log = odd.log();
+    assert!(
+        log.contains("another replica serves other programs"),
+        "{log}"
+    );
 }

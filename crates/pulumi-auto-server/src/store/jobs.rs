@@ -201,6 +201,17 @@ impl Store {
         Ok(())
     }
 
+    /// The id and info of each replica whose heartbeat is at or after `cutoff` (Unix ms).
+    pub async fn live_replica_infos(&self, cutoff: i64) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query("SELECT id, info FROM replicas WHERE heartbeat >= $1 ORDER BY id")
+            .bind(cutoff)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
     /// The ids of the replicas whose heartbeat is at or after `cutoff` (Unix ms).
     pub async fn live_replicas(&self, cutoff: i64) -> Result<Vec<String>> {
         let rows = sqlx::query("SELECT id FROM replicas WHERE heartbeat >= $1 ORDER BY id")
