@@ -14,6 +14,7 @@ pub mod crypto;
 pub mod error;
 pub mod openapi;
 pub mod programs;
+pub mod replica;
 pub mod rest;
 pub mod server;
 pub mod store;

@@ -51,6 +51,11 @@ enum Command {
         /// A directory whose subdirectories with a Pulumi.yaml are programs (named after them).
         #[arg(long)]
         programs_dir: Option<PathBuf>,
+        /// Seconds a replica may go without renewing its heartbeat (every third of this)
+        /// before the others sharing its database take it for dead: they fail its running
+        /// operations and repair their stacks.
+        #[arg(long, default_value = "15", value_parser = pulumi_auto_server::replica::parse_timeout)]
+        heartbeat_timeout: std::time::Duration,
     },
     /// Creates an organization offline (the server may be running), with its admin (a user
     /// made when unknown; give them a token with `token create --user`).
@@ -131,6 +136,7 @@ async fn run(cli: Cli) -> pulumi_auto_server::Result<()> {
             lease_secs,
             programs,
             programs_dir,
+            heartbeat_timeout,
         } => {
             serve(ServeOptions {
                 listen,
@@ -146,6 +152,7 @@ async fn run(cli: Cli) -> pulumi_auto_server::Result<()> {
                     programs,
                     programs_dir,
                 },
+                heartbeat_timeout,
             })
             .await
         }

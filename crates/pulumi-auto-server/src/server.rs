@@ -31,6 +31,9 @@ pub struct ServeOptions {
     pub api: ApiConfig,
     /// The programs of the custom API.
     pub programs: crate::programs::ProgramsConfig,
+    /// How long a replica may go without a heartbeat before the others take it for dead
+    /// (fail its jobs and repair their stacks).
+    pub heartbeat_timeout: std::time::Duration,
 }
 
 /// Creates the data directory (0700) if needed.
@@ -71,7 +74,12 @@ pub async fn open_store(
                     "{ADMIN_TOKEN_ENV} must be 16 to 512 characters without spaces"
                 )));
             }
-            store.bootstrap(org, admin, &t).await?;
+            if let Err(e) = store.bootstrap(org, admin, &t).await {
+                // Another replica starting at the same moment bootstrapped the database.
+                if !store.is_initialized().await? {
+                    return Err(e);
+                }
+            }
             Ok((store, None))
         }
         _ => {
@@ -79,7 +87,15 @@ pub async fn open_store(
             let path = data.join("admin-token");
             // Written before the database commits it, so a token that works is never lost.
             crypto::write_private_file(&path, format!("{}\n", token.as_str()).as_bytes())?;
-            store.bootstrap(org, admin, &token).await?;
+            if let Err(e) = store.bootstrap(org, admin, &token).await {
+                // Another replica starting at the same moment bootstrapped the database
+                // (with its own token): this one's never worked.
+                let _ = std::fs::remove_file(&path);
+                if !store.is_initialized().await? {
+                    return Err(e);
+                }
+                return Ok((store, None));
+            }
             Ok((store, Some(path)))
         }
     }
@@ -94,6 +110,7 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         tracing::info!(path = %path.display(), "first start: the admin token was written (0600)");
     }
     let master = MasterKey::load_or_create(&opts.data)?;
+    crate::replica::set_heartbeat_timeout(opts.heartbeat_timeout);
     let state = Arc::new(AppState::new(store, master, opts.api.clone()));
     // The self-service web page at `/` (static, outside the API's authentication).
     let app = api::router(state.clone()).merge(crate::web::routes());
@@ -110,6 +127,30 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         let _ = out.flush();
     }
     tracing::info!(%addr, "listening");
+    let replica = crate::replica::id();
+    if state.store.kind() == crate::store::DbKind::Sqlite {
+        // One server at a time uses a SQLite database: other rows are earlier runs.
+        state.store.forget_other_replicas(replica).await?;
+    }
+    let mut served: Vec<String> = match opts.programs.resolve() {
+        Ok(list) => list.into_iter().map(|(name, _)| name).collect(),
+        Err(_) => Vec::new(),
+    };
+    served.sort();
+    let info = serde_json::json!({"addr": addr.to_string(), "pid": std::process::id(), "programs": served});
+    state
+        .store
+        .register_replica(replica, &info.to_string())
+        .await?;
+    warn_if_programs_differ(&state, replica, &served).await;
+    tracing::info!(
+        replica,
+        heartbeat_timeout_secs = opts.heartbeat_timeout.as_secs_f64(),
+        "replica started"
+    );
+    tokio::spawn(heartbeat(state.clone()));
+    // Deliveries other replicas queued (or left when they died) are sent too.
+    crate::rest::start_webhook_delivery(&state);
     crate::programs::start(
         state.clone(),
         &opts.programs,
@@ -128,8 +169,94 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
     })
     .await
     .map_err(|e| Error::Internal(format!("server error: {e}")))?;
+    // Its jobs are recorded: the others need not wait for its heartbeat to expire.
+    if let Err(e) = state.store.remove_replica(replica).await {
+        tracing::warn!(error = %e, "could not remove this replica's heartbeat row");
+    }
     state.store.close().await;
     Ok(())
+}
+
+/// Renews this replica's heartbeat every heartbeat interval. On PostgreSQL, a replica
+/// that could not renew it for the whole timeout has been taken for dead by the others
+/// (which fail its jobs and repair their stacks): it cancels its own jobs, so no operation
+/// runs on two replicas at once.
+async fn heartbeat(state: Arc<AppState>) {
+    let me = crate::replica::id();
+    let mut last_ok = std::time::Instant::now();
+    let mut fenced = false;
+    loop {
+        tokio::time::sleep(crate::replica::heartbeat_interval()).await;
+        // Measured before renewing: a replica paused (or cut off) for longer than the
+        // timeout has been taken for dead even though its row is renewed now.
+        if state.store.kind() == crate::store::DbKind::Postgres
+            && !fenced
+            && last_ok.elapsed() > crate::replica::heartbeat_timeout()
+        {
+            tracing::error!(
+                replica = me,
+                "no heartbeat for the whole timeout: cancelling this replica's operations (the others repair their stacks)"
+            );
+            cancel_own_jobs(&state);
+            fenced = true;
+        }
+        match state.store.renew_heartbeat(me).await {
+            Ok(true) => {
+                last_ok = std::time::Instant::now();
+                fenced = false;
+            }
+            Ok(false) => {
+                tracing::warn!(
+                    replica = me,
+                    "this replica's heartbeat row was gone: registering again"
+                );
+                cancel_own_jobs(&state);
+                if state
+                    .store
+                    .register_replica(me, "re-registered")
+                    .await
+                    .is_ok()
+                {
+                    last_ok = std::time::Instant::now();
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "renewing the heartbeat failed"),
+        }
+    }
+}
+
+/// Logs a warning for each live replica that serves other programs than this one (every
+/// replica must serve the same: any of them may run or repair any stack's operation).
+async fn warn_if_programs_differ(state: &AppState, me: &str, served: &[String]) {
+    let cutoff = crate::store::now_ms() - crate::replica::timeout_ms();
+    let Ok(others) = state.store.live_replica_infos(cutoff).await else {
+        return;
+    };
+    for (id, info) in others {
+        if id == me {
+            continue;
+        }
+        let theirs: Option<Vec<String>> = serde_json::from_str::<serde_json::Value>(&info)
+            .ok()
+            .and_then(|v| serde_json::from_value(v.get("programs")?.clone()).ok());
+        if let Some(mut theirs) = theirs {
+            theirs.sort();
+            if theirs != served {
+                tracing::warn!(
+                    replica = %id,
+                    theirs = ?theirs,
+                    ours = ?served,
+                    "another replica serves other programs: every replica must serve the same ones (the same --program flags)"
+                );
+            }
+        }
+    }
+}
+
+fn cancel_own_jobs(state: &AppState) {
+    if let Some(p) = state.programs.get() {
+        p.jobs.cancel_all();
+    }
 }
 
 async fn shutdown_signal() {

@@ -27,7 +27,7 @@ mod webhooks;
 
 pub use audit::{AuditEntry, AuditQuery};
 pub use deltas::{apply_and_compact, apply_delta, apply_edits, hex_sha256};
-pub use jobs::{JobEnd, JobRow, job_status_is_final};
+pub use jobs::{JobEnd, JobRow, internal_token_description, job_status_is_final, now_ms};
 pub use teams::{Access, Member, PERMISSION_ADMIN, TeamRow, TeamStack};
 pub use webhooks::{DELIVERIES_KEPT, WebhookRow, delivery_id};
 

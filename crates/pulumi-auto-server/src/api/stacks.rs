@@ -507,6 +507,7 @@ pub async fn export(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
     Path((org, project, stack)): Path<(String, String, String)>,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response> {
     let user = auth.user()?;
     let (_, s) = stack_of(&state, user, &org, &project, &stack).await?;
@@ -515,7 +516,15 @@ pub async fn export(
         .checkpoint(&s, None)
         .await?
         .unwrap_or_else(empty_deployment);
-    Ok(json_text(text))
+    Ok(json_text(for_this_replica(text, &headers)))
+}
+
+/// A deployment as this replica answers it: its service secrets provider's URL the one the
+/// client reached (see [`crate::replica::with_secrets_url`]).
+fn for_this_replica(text: String, headers: &axum::http::HeaderMap) -> String {
+    crate::replica::request_base_url(headers)
+        .and_then(|url| crate::replica::with_secrets_url(&text, &url))
+        .unwrap_or(text)
 }
 
 /// GET …/{stack}/export/{version}
@@ -531,6 +540,7 @@ pub async fn export_version(
     State(state): State<Shared>,
     Extension(auth): Extension<Auth>,
     Path((org, project, stack, version)): Path<(String, String, String, String)>,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response> {
     let user = auth.user()?;
     let (_, s) = stack_of(&state, user, &org, &project, &stack).await?;
@@ -548,7 +558,7 @@ pub async fn export_version(
         .checkpoint(&s, Some(version))
         .await?
         .unwrap_or_else(empty_deployment);
-    Ok(json_text(text))
+    Ok(json_text(for_this_replica(text, &headers)))
 }
 
 /// POST …/{stack}/import

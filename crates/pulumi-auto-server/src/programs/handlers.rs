@@ -207,6 +207,14 @@ pub async fn put_stack(
                 .await
                 .map_err(|e| lib_error(e, &cfg.secrets))?;
         }
+        // Kept for every replica (secret values in it are the service's ciphertexts).
+        let file = super::settings_file(ws.work_dir(), &stack);
+        if let Ok(body) = tokio::fs::read_to_string(&file).await {
+            state
+                .store
+                .put_stack_settings(&g.name, &stack, &body)
+                .await?;
+        }
         Ok::<_, Error>(keys)
     }
     .await;

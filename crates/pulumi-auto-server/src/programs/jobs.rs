@@ -1,7 +1,11 @@
-//! Operations as jobs: one at a time per stack (a second one is a 409 with the running
-//! job's id), recorded in the database (`program_jobs`, claimed from the queue by this
-//! server), their engine events kept in memory for live readers and written to
-//! `program_job_events` as they come, cancelled gracefully on request or at shutdown.
+//! Operations as jobs: one at a time per stack across every replica (a second one is a 409
+//! with the running job's id: the database's partial unique index on unfinished jobs),
+//! recorded in the database (`program_jobs`, claimed by this replica as it is inserted),
+//! their engine events kept in memory for live readers and written to
+//! `program_job_events` as they come (where readers on other replicas find them), cancelled
+//! gracefully on request or at shutdown. This replica's heartbeat keeps its jobs its own;
+//! the jobs of a replica whose heartbeat expired are failed by a survivor, which repairs
+//! their stacks (see [`super::prepare`]).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -64,7 +68,6 @@ pub struct Job {
     pub cancel: CancellationToken,
     state: Mutex<JobState>,
     changed: watch::Sender<u64>,
-    busy: Mutex<Option<BusyKey>>,
 }
 
 impl std::fmt::Debug for Job {
@@ -74,21 +77,6 @@ impl std::fmt::Debug for Job {
             .field("kind", &self.kind)
             .field("stack", &self.stack)
             .finish_non_exhaustive()
-    }
-}
-
-type BusyMap = Arc<Mutex<HashMap<(String, String), String>>>;
-
-struct BusyKey {
-    map: BusyMap,
-    key: (String, String),
-}
-
-impl Drop for BusyKey {
-    fn drop(&mut self) {
-        if let Ok(mut m) = self.map.lock() {
-            m.remove(&self.key);
-        }
     }
 }
 
@@ -174,7 +162,6 @@ impl IntoResponse for ApiError {
 /// The jobs of this server.
 pub struct Jobs {
     state: Arc<AppState>,
-    busy: BusyMap,
     live: Mutex<HashMap<String, Arc<Job>>>,
     shutting_down: AtomicBool,
     tracker: TaskTracker,
@@ -221,7 +208,6 @@ impl Jobs {
     pub fn new(state: Arc<AppState>) -> Jobs {
         Jobs {
             state,
-            busy: Default::default(),
             live: Default::default(),
             shutting_down: AtomicBool::new(false),
             tracker: TaskTracker::new(),
@@ -229,8 +215,9 @@ impl Jobs {
     }
 
     /// Begins a job of `kind` on `program`'s `stack` for `user`: refused with 409 (and the
-    /// running job's id) while the stack runs another, 503 once the server is stopping.
-    /// `exclusive` jobs hold the stack; others (burns, each on a stack of its own) do not.
+    /// running job's id) while the stack runs another on any replica, 503 once the server
+    /// is stopping. Every kind but `burn` holds the stack (`exclusive` says the same:
+    /// burns run on ephemeral stacks of their own).
     pub async fn begin(
         &self,
         program: &str,
@@ -244,28 +231,14 @@ impl Jobs {
                 Error::Unavailable("Service Unavailable: the server is stopping".into()).into(),
             );
         }
+        debug_assert_eq!(exclusive, kind != "burn");
         let id = crate::crypto::new_id();
-        let busy = if exclusive {
-            let key = (program.to_owned(), stack.to_owned());
-            let mut m = self
-                .busy
-                .lock()
-                .map_err(|_| Error::Internal("internal error".into()))?;
-            if let Some(running) = m.get(&key) {
-                return Err(ApiError::Busy(running.clone()));
-            }
-            m.insert(key.clone(), id.clone());
-            Some(BusyKey {
-                map: self.busy.clone(),
-                key,
-            })
-        } else {
-            None
-        };
         let store = &self.state.store;
-        store.insert_job(&id, program, stack, kind, user).await?;
-        if !store.claim_job(&id, &self.instance_id()).await? {
-            return Err(Error::Conflict("Conflict: the job was claimed elsewhere".into()).into());
+        if let Some(running) = store
+            .insert_running_job(&id, program, stack, kind, user, crate::replica::id())
+            .await?
+        {
+            return Err(ApiError::Busy(running));
         }
         let (changed, _) = watch::channel(0);
         let job = Arc::new(Job {
@@ -276,7 +249,6 @@ impl Jobs {
             cancel: CancellationToken::new(),
             state: Mutex::new(JobState::default()),
             changed,
-            busy: Mutex::new(busy),
         });
         if let Ok(mut live) = self.live.lock() {
             live.insert(id, job.clone());
@@ -300,12 +272,9 @@ impl Jobs {
         Ok(job)
     }
 
-    fn instance_id(&self) -> String {
-        self.state
-            .programs
-            .get()
-            .map(|p| p.instance.clone())
-            .unwrap_or_else(|| "starting".into())
+    /// The server's state.
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
     }
 
     /// A job this server runs now.
@@ -331,12 +300,14 @@ impl Jobs {
     /// the stack.
     pub async fn finish(&self, job: &Arc<Job>, end: JobEnd) {
         flush(&self.state, job).await;
-        for attempt in 0..5 {
+        // Until the end is recorded the stack stays held (on every replica): retried for
+        // two minutes through a database outage.
+        for attempt in 0..60 {
             match self.state.store.end_job(&job.id, &end).await {
                 Ok(()) => break,
                 Err(e) => {
                     tracing::warn!(job = %job.id, attempt, error = %e, "recording a job's end failed");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    tokio::time::sleep(Duration::from_secs(2)).await;
                 }
             }
         }
@@ -351,10 +322,21 @@ impl Jobs {
         if let Ok(mut live) = self.live.lock() {
             live.remove(&job.id);
         }
-        // The stack is free once the end is recorded.
-        if let Ok(mut b) = job.busy.lock() {
-            b.take();
+    }
+
+    /// Cancels every job this replica runs (it lost its heartbeat: survivors take them
+    /// for dead and repair their stacks).
+    pub fn cancel_all(&self) {
+        if let Ok(l) = self.live.lock() {
+            for j in l.values() {
+                j.cancel.cancel();
+            }
         }
+    }
+
+    /// Runs `fut` as a task tracked with the jobs (shutdown waits for it).
+    pub fn spawn(&self, fut: impl Future<Output = ()> + Send + 'static) {
+        self.tracker.spawn(fut);
     }
 
     /// Whether the server is stopping.

@@ -199,15 +199,33 @@ impl Programs {
     }
 
     /// The workspace of a stack's own directory (made, and refreshed from the program's
-    /// prepared copy, first), and the stack's handle.
+    /// prepared copy and the stack settings file kept in the database, first), and the
+    /// stack's handle.
     pub async fn stack(&self, program: &Program, stack: &str) -> Result<Stack> {
         validate::stack_name(stack)?;
         let dir = program.stacks.join(stack);
         let base = program.base.clone();
         let d = dir.clone();
-        tokio::task::spawn_blocking(move || prepare::copy_program(&base, &d))
-            .await
-            .map_err(|e| Error::Internal(format!("preparing a stack directory: {e}")))??;
+        let settings = self
+            .jobs
+            .state()
+            .store
+            .stack_settings(&program.name, stack)
+            .await?;
+        let file = settings_file(&dir, stack);
+        tokio::task::spawn_blocking(move || {
+            prepare::copy_program(&base, &d)?;
+            match settings {
+                Some(body) if std::fs::read_to_string(&file).ok().as_deref() != Some(&body) => {
+                    std::fs::write(&file, body.as_bytes()).map_err(|e| {
+                        Error::Internal(format!("cannot write {}: {e}", file.display()))
+                    })
+                }
+                _ => Ok(()),
+            }
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("preparing a stack directory: {e}")))??;
         let ws = self
             .builder(&dir)
             .build()
@@ -234,15 +252,22 @@ impl Programs {
     }
 }
 
+/// A stack's settings file in its directory.
+pub fn settings_file(dir: &Path, stack: &str) -> PathBuf {
+    dir.join(format!("Pulumi.{stack}.yaml"))
+}
+
 /// Set once preparation has begun (the custom API answers 503 until it is done).
 static PREPARING: std::sync::OnceLock<()> = std::sync::OnceLock::new();
 /// Why preparation failed (the custom API then answers 500 with it).
 static PREPARE_FAILED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 /// Starts the custom API of a running server: prepares the programs (in the background:
-/// the CLI calls the server itself, so it must be serving), sweeps what an earlier run left
-/// (jobs that were running: failed with a reason, their stacks repaired; burns' ephemeral
-/// stacks removed), then makes the routes answer. Does nothing without programs.
+/// the CLI calls the server itself, so it must be serving), sweeps what an earlier run or a
+/// dead replica left (jobs that were running: failed with a reason, their stacks repaired;
+/// burns' ephemeral stacks removed when no other replica is alive), then makes the routes
+/// answer, and from then on repairs after replicas whose heartbeat expires. Does nothing
+/// without programs.
 pub fn start(
     state: Arc<AppState>,
     cfg: &ProgramsConfig,
@@ -260,7 +285,8 @@ pub fn start(
         match prepare::prepare(state.clone(), list, &data, &org, &url).await {
             Ok(p) => {
                 tracing::info!(programs = ?p.programs.keys().collect::<Vec<_>>(), "programs ready");
-                let _ = state.programs.set(p);
+                let _ = state.programs.set(p.clone());
+                tokio::spawn(prepare::reap_loop(p, state));
             }
             Err(e) => {
                 tracing::error!(error = %e, "the programs could not be prepared");

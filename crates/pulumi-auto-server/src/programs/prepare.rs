@@ -1,6 +1,8 @@
 //! Preparing the served programs at start: the server's own token, the prepared copy of
 //! each program with its dependencies installed once, then what an earlier run left
 //! behind: unfinished jobs (failed, stacks repaired) and burns' ephemeral stacks (swept).
+//! Then, every heartbeat interval, the same for the jobs of replicas whose heartbeat
+//! expired (`reap_loop`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,6 +16,7 @@ use pulumi_auto::workspace::InstallOptions;
 use super::{INTERNAL_TOKEN_DESCRIPTION, Program, Programs, jobs, lib_error};
 use crate::api::AppState;
 use crate::error::{Error, Result};
+use crate::store::{JobEnd, now_ms};
 
 /// Names never copied from a program directory: virtualenvs, caches, state, VCS data.
 const SKIPPED_DIRS: &[&str] = &[
@@ -145,7 +148,13 @@ pub(super) async fn prepare(
     let token = crate::crypto::new_token();
     state
         .store
-        .internal_admin_token(org, INTERNAL_TOKEN_DESCRIPTION, &token)
+        .internal_admin_token(
+            org,
+            INTERNAL_TOKEN_DESCRIPTION,
+            crate::replica::id(),
+            now_ms() - crate::replica::timeout_ms(),
+            &token,
+        )
         .await?
         .ok_or_else(|| Error::Internal(format!("organization {org:?} has no admin")))?;
     let root = data.join("programs");
@@ -164,62 +173,128 @@ pub(super) async fn prepare(
         programs: BTreeMap::new(),
         jobs: Arc::new(jobs::Jobs::new(state.clone())),
         plans: Mutex::new(Default::default()),
-        instance: crate::crypto::new_id(),
+        instance: crate::replica::id().to_owned(),
     };
     for (name, source) in &list {
         let program = prepare_program(&p, name, source, &root).await?;
         p.programs.insert(name.clone(), program);
     }
     let p = Arc::new(p);
-    recover_unfinished(&p, &state).await;
+    // What an earlier run of this replica (SQLite: every earlier run) or a dead replica
+    // left: repaired before the routes answer.
+    for repair in reap_once(&p, &state).await {
+        let _ = repair.await;
+    }
     sweep_burns(&p, &state).await;
     Ok(p)
 }
 
-/// Jobs that were running when the server last stopped (killed, crashed) are marked
-/// failed with the reason; their stacks are repaired (the lease freed with `pulumi
-/// cancel`, pending creates cleared by a refresh: the library's recovery).
-async fn recover_unfinished(p: &Arc<Programs>, state: &AppState) {
-    let failed = match state
-        .store
-        .fail_unfinished_jobs("the server stopped while the operation ran (killed or crashed)")
-        .await
-    {
-        Ok(f) => f,
-        Err(e) => {
-            tracing::error!(error = %e, "reading the unfinished jobs failed");
+/// The reason recorded on the jobs of a dead replica.
+pub const DEAD_REPLICA_REASON: &str = "the server stopped while the operation ran (killed or \
+     crashed: its replica stopped heart-beating)";
+
+/// Every heartbeat interval, until the server stops: fails the jobs of dead replicas and
+/// repairs their stacks ([`reap_once`]).
+pub(super) async fn reap_loop(p: Arc<Programs>, state: Arc<AppState>) {
+    loop {
+        tokio::time::sleep(crate::replica::heartbeat_interval()).await;
+        if p.jobs.stopping() {
             return;
         }
-    };
-    let mut stacks: Vec<(String, String)> = failed
-        .into_iter()
-        .filter(|j| j.kind != "burn")
-        .map(|j| (j.program, j.stack))
-        .collect();
-    stacks.sort();
-    stacks.dedup();
-    for (program, stack) in stacks {
-        let Some(prog) = p.programs.get(&program) else {
-            continue;
-        };
-        let handle = match p.stack(prog, &stack).await {
-            Ok(h) => h,
-            Err(e) => {
-                tracing::warn!(%program, %stack, error = %e, "cannot repair the stack");
-                continue;
-            }
-        };
-        // Frees the dead update's lease at once (an error: nothing held it).
-        let _ = handle.cancel().await;
-        match handle
-            .recover(RecoverOptions::default().pending_creates(PendingCreates::Clear))
-            .await
-        {
-            Ok(h) => {
-                tracing::info!(%program, %stack, clean = h.is_clean(), "repaired a stack an interrupted operation left")
-            }
-            Err(e) => tracing::warn!(%program, %stack, error = %e, "repairing the stack failed"),
+        let _ = reap_once(&p, &state).await;
+    }
+}
+
+/// Fails the unfinished jobs of replicas whose heartbeat expired (claimed by this replica
+/// in the database, so no other survivor takes them too) and starts the repair of each
+/// stack they held, as a `repair` job that holds the stack until it is done (so no new
+/// operation starts on a stack being repaired). Returns the repairs' tasks.
+async fn reap_once(p: &Arc<Programs>, state: &Arc<AppState>) -> Vec<tokio::task::JoinHandle<()>> {
+    let cutoff = now_ms() - crate::replica::timeout_ms();
+    let (failed, repairs) = match state
+        .store
+        .reap_dead_jobs(crate::replica::id(), cutoff, DEAD_REPLICA_REASON)
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %e, "looking for the jobs of dead replicas failed");
+            return Vec::new();
         }
+    };
+    for j in &failed {
+        tracing::warn!(job = %j.id, kind = %j.kind, program = %j.program, stack = %j.stack, "failed the job of a replica that stopped heart-beating");
+    }
+    let mut tasks = Vec::new();
+    for r in repairs {
+        let (p2, state) = (p.clone(), state.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        p.jobs.spawn(async move {
+            let res = repair_stack(&p2, &r.program, &r.stack).await;
+            let end = JobEnd {
+                status: if res.is_ok() { "succeeded" } else { "failed" }.into(),
+                error: res.err(),
+                ..JobEnd::default()
+            };
+            for attempt in 0..60 {
+                match state.store.end_job(&r.id, &end).await {
+                    Ok(()) => break,
+                    Err(e) => {
+                        tracing::warn!(job = %r.id, attempt, error = %e, "recording a repair's end failed");
+                        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                    }
+                }
+            }
+            let _ = tx.send(());
+        });
+        tasks.push(tokio::spawn(async move {
+            let _ = rx.await;
+        }));
+    }
+    tasks
+}
+
+/// Repairs a stack an interrupted operation left: the dead update's lease freed with
+/// `pulumi cancel`, pending creates cleared by a refresh (the library's recovery).
+async fn repair_stack(
+    p: &Arc<Programs>,
+    program: &str,
+    stack: &str,
+) -> std::result::Result<(), String> {
+    let Some(prog) = p.programs.get(program) else {
+        return Err(format!("program {program:?} is not served by this replica"));
+    };
+    let handle = match p.stack(prog, stack).await {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!(%program, %stack, error = %e, "cannot repair the stack");
+            return Err(e.to_string());
+        }
+    };
+    // Frees the dead update's lease at once (an error: nothing held it).
+    let _ = handle.cancel().await;
+    match handle
+        .recover(RecoverOptions::default().pending_creates(PendingCreates::Clear))
+        .await
+    {
+        Ok(h) => {
+            tracing::info!(%program, %stack, clean = h.is_clean(), "repaired a stack an interrupted operation left");
+            Ok(())
+        }
+        Err(e) => {
+            tracing::warn!(%program, %stack, error = %e, "repairing the stack failed");
+            Err(jobs::error_text(&e, &[]))
+        }
+    }
+}
+
+/// Whether a replica other than this one has a live heartbeat (true when that cannot be
+/// read: nothing is swept then).
+async fn others_alive(state: &AppState) -> bool {
+    let cutoff = now_ms() - crate::replica::timeout_ms();
+    match state.store.live_replicas(cutoff).await {
+        Ok(ids) => ids.iter().any(|id| id != crate::replica::id()),
+        Err(_) => true,
     }
 }
 
@@ -238,6 +313,10 @@ async fn sweep_burns(p: &Arc<Programs>, state: &AppState) {
         };
         if let Err(e) = ws.whoami().await {
             tracing::warn!(program = %prog.name, error = %e, "cannot sweep burns");
+            continue;
+        }
+        // Other live replicas run burns of their own: their stacks are theirs to remove.
+        if others_alive(state).await {
             continue;
         }
         // A burn of a killed server still holds its stack's lease: freed first (no burn of

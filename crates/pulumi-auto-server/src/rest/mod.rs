@@ -22,7 +22,7 @@ use crate::openapi::ApiRoutes;
 
 pub use access::{Need, authorize, need};
 pub use audit::{AuditUser, event_name, record};
-pub use webhooks::{HookQueue, stack_event, update_event};
+pub use webhooks::{HookQueue, stack_event, start as start_webhook_delivery, update_event};
 
 /// The REST API's routes (merged into the API router, behind authentication and
 /// [`authorize`]).

@@ -1,9 +1,12 @@
 //! Webhooks: create (with an optional secret, kept encrypted and never returned), list,
 //! get, delete, ping, deliveries. Stack events (created, deleted) and finished updates and
-//! previews are POSTed to every active hook of the organization from a background queue,
-//! with retries and backoff and a timeout, signed with `Pulumi-Webhook-Signature` (hex
-//! HMAC-SHA256 of the body) when the hook has a secret; each attempt goes to the hook's
-//! bounded delivery log. Nothing waits for a hook: a full queue drops the event (logged).
+//! previews are POSTed to every active hook of the organization from a queue in the
+//! database (`webhook_outbox`: written where the event happens, claimed by any replica
+//! with a lease, so each is sent once however many replicas there are, and one whose
+//! replica died while sending it is sent by another once the lease expires), with retries
+//! and backoff and a timeout, signed with `Pulumi-Webhook-Signature` (hex HMAC-SHA256 of
+//! the body) when the hook has a secret; each attempt goes to the hook's bounded delivery
+//! log. Nothing waits for a hook.
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -19,7 +22,7 @@ use hmac::{Hmac, Mac};
 use pulumi_auto_types::rest::{CreateWebhookRequest, Webhook, WebhookDelivery};
 use serde_json::{Value, json};
 use sha2::Sha256;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::Semaphore;
 
 use crate::api::{AppState, Auth, org_of, parse_json, read_body, valid_name};
 use crate::error::{Error, Result};
@@ -33,21 +36,25 @@ pub const ATTEMPTS: u32 = 3;
 pub const BACKOFF: Duration = Duration::from_secs(1);
 /// How long one delivery may take.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
-/// Events waiting for delivery at most.
-pub const QUEUE: usize = 4096;
-/// Deliveries in flight at once.
+/// Deliveries in flight at once (per replica).
 pub const IN_FLIGHT: usize = 16;
+/// How long a replica holds a claimed delivery (longer than every attempt and backoff).
+pub const LEASE: Duration = Duration::from_secs(60);
+/// How often the queue is looked at without a wake-up (deliveries of other replicas'
+/// events, expired leases).
+pub const POLL: Duration = Duration::from_millis(500);
 
 struct Job {
+    id: String,
     hook: WebhookRow,
     kind: String,
     payload: String,
 }
 
-/// The background delivery queue (started on first use).
+/// The background delivery of this replica (started with the server, or on first use).
 #[derive(Default)]
 pub struct HookQueue {
-    tx: OnceLock<mpsc::Sender<Job>>,
+    wake: OnceLock<Arc<tokio::sync::Notify>>,
     http: OnceLock<reqwest::Client>,
 }
 
@@ -70,25 +77,76 @@ impl HookQueue {
     }
 }
 
-fn sender(state: &Shared) -> &mpsc::Sender<Job> {
-    state.hooks.tx.get_or_init(|| {
-        let (tx, mut rx) = mpsc::channel::<Job>(QUEUE);
-        let state = state.clone();
-        tokio::spawn(async move {
-            let slots = Arc::new(Semaphore::new(IN_FLIGHT));
-            while let Some(job) = rx.recv().await {
-                let Ok(slot) = slots.clone().acquire_owned().await else {
-                    break;
-                };
-                let state = state.clone();
-                tokio::spawn(async move {
-                    deliver_with_retries(&state, &job).await;
-                    drop(slot);
-                });
-            }
-        });
-        tx
-    })
+/// Starts this replica's delivery loop (once): claims due deliveries from the queue, up to
+/// `IN_FLIGHT` (16) at once, sends each (with retries) and removes it.
+pub fn start(state: &Shared) -> Arc<tokio::sync::Notify> {
+    state
+        .hooks
+        .wake
+        .get_or_init(|| {
+            let wake = Arc::new(tokio::sync::Notify::new());
+            let (state, w) = (state.clone(), wake.clone());
+            tokio::spawn(async move {
+                let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+                loop {
+                    let free = slots.available_permits();
+                    let claimed = if free == 0 {
+                        Vec::new()
+                    } else {
+                        match claim(&state, free).await {
+                            Ok(c) => c,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "could not read the webhook queue");
+                                Vec::new()
+                            }
+                        }
+                    };
+                    let full = !claimed.is_empty() && claimed.len() == free;
+                    for job in claimed {
+                        let Ok(slot) = slots.clone().acquire_owned().await else {
+                            return;
+                        };
+                        let state = state.clone();
+                        tokio::spawn(async move {
+                            deliver_with_retries(&state, &job).await;
+                            if let Err(e) = state.store.outbox_done(&job.id).await {
+                                tracing::warn!(error = %e, "could not remove a sent webhook delivery");
+                            }
+                            drop(slot);
+                        });
+                    }
+                    if !full {
+                        let _ = tokio::time::timeout(POLL, w.notified()).await;
+                    } else {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }
+            });
+            wake
+        })
+        .clone()
+}
+
+/// Claims up to `n` due deliveries for this replica.
+async fn claim(state: &AppState, n: usize) -> Result<Vec<Job>> {
+    let rows = state
+        .store
+        .claim_outbox(crate::replica::id(), n as i64, LEASE)
+        .await?;
+    let mut jobs = Vec::new();
+    for (id, hook_id, kind, payload) in rows {
+        match state.store.webhook_by_id(&hook_id).await? {
+            Some(hook) if hook.active => jobs.push(Job {
+                id,
+                hook,
+                kind,
+                payload,
+            }),
+            // Deleted or deactivated since: not sent.
+            _ => state.store.outbox_done(&id).await?,
+        }
+    }
+    Ok(jobs)
 }
 
 async fn deliver_with_retries(state: &AppState, job: &Job) {
@@ -191,28 +249,17 @@ async fn deliver(
     d
 }
 
-/// Sends an event to every active hook of the organization `org`, in the background.
+/// Queues an event for every active hook of the organization `org` (in the background),
+/// and wakes this replica's delivery loop.
 pub fn notify(state: &Shared, org: &str, kind: &str, payload: Value) {
     let state = state.clone();
     let (org, kind) = (org.to_owned(), kind.to_owned());
     tokio::spawn(async move {
-        let hooks = match state.store.active_webhooks(&org).await {
-            Ok(h) => h,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not read the webhooks");
-                return;
-            }
-        };
         let payload = payload.to_string();
-        for hook in hooks {
-            let job = Job {
-                hook,
-                kind: kind.clone(),
-                payload: payload.clone(),
-            };
-            if sender(&state).try_send(job).is_err() {
-                tracing::warn!("the webhook queue is full; an event was dropped");
-            }
+        match state.store.queue_webhook_event(&org, &kind, &payload).await {
+            Ok(0) => {}
+            Ok(_) => start(&state).notify_one(),
+            Err(e) => tracing::warn!(error = %e, "could not queue a webhook event"),
         }
     });
 }

@@ -1,11 +1,14 @@
-//! The custom API's jobs (`program_jobs`) and their engine events (`program_job_events`):
-//! a queue table a server claims jobs from with one conditional `UPDATE`, and the record
-//! of each job's status, summary, masked outputs and error.
+//! The custom API's jobs (`program_jobs`) and their engine events (`program_job_events`),
+//! and the replicas that run them (`replicas`): the record of each job's status, the
+//! replica that claimed it, summary, masked outputs and error. At most one unfinished job
+//! per program stack (a partial unique index, across every replica); jobs of replicas whose
+//! heartbeat expired are claimed by a survivor (`FOR UPDATE SKIP LOCKED` on PostgreSQL, a
+//! conditional `UPDATE` on both) and failed.
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::Store;
+use super::{DbKind, Store};
 
 /// Milliseconds since the Unix epoch (the times of jobs: finer than seconds, so the
 /// operations of one second keep their order).
@@ -16,6 +19,11 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 use crate::error::Result;
+
+/// The description of replica `replica`'s internal token.
+pub fn internal_token_description(prefix: &str, replica: &str) -> String {
+    format!("{prefix} [replica {replica}]")
+}
 
 /// A job's row.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -90,53 +98,225 @@ pub struct JobEnd {
 }
 
 impl Store {
-    /// Records a new job, `queued`.
-    pub async fn insert_job(
+    /// Records a new job, `running` and claimed by `replica`. Returns the id of the
+    /// unfinished job that holds the stack instead when there is one (burns, on stacks of
+    /// their own, never conflict).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn insert_running_job(
         &self,
         id: &str,
         program: &str,
         stack: &str,
         kind: &str,
         requested_by: &str,
-    ) -> Result<()> {
+        replica: &str,
+    ) -> Result<Option<String>> {
+        for _ in 0..5 {
+            let inserted = {
+                let _w = self.write_lock().await;
+                let t = now_ms();
+                sqlx::query(
+                    "INSERT INTO program_jobs (id, program, stack, kind, status, requested_by, \
+                     created, claimed_by, started) \
+                     VALUES ($1, $2, $3, $4, 'running', $5, $6, $7, $6) ON CONFLICT DO NOTHING",
+                )
+                .bind(id)
+                .bind(program)
+                .bind(stack)
+                .bind(kind)
+                .bind(requested_by)
+                .bind(t)
+                .bind(replica)
+                .execute(&self.pool)
+                .await?
+                .rows_affected()
+                    == 1
+            };
+            if inserted {
+                return Ok(None);
+            }
+            let running = sqlx::query(
+                "SELECT id FROM program_jobs WHERE program = $1 AND stack = $2 \
+                 AND status IN ('queued', 'running') AND kind <> 'burn'",
+            )
+            .bind(program)
+            .bind(stack)
+            .fetch_optional(&self.pool)
+            .await?;
+            if let Some(r) = running {
+                return Ok(Some(r.try_get(0)?));
+            }
+            // The job that held the stack ended in between: try again.
+        }
+        Err(crate::error::Error::Unavailable(
+            "Service Unavailable: the stack's operations change too fast; try again".into(),
+        ))
+    }
+
+    /// Registers (or renews) this replica's heartbeat row.
+    pub async fn register_replica(&self, id: &str, info: &str) -> Result<()> {
         let _w = self.write_lock().await;
+        let t = now_ms();
         sqlx::query(
-            "INSERT INTO program_jobs (id, program, stack, kind, status, requested_by, created) \
-             VALUES ($1, $2, $3, $4, 'queued', $5, $6)",
+            "INSERT INTO replicas (id, started, heartbeat, info) VALUES ($1, $2, $2, $3) \
+             ON CONFLICT (id) DO UPDATE SET heartbeat = $2",
         )
         .bind(id)
-        .bind(program)
-        .bind(stack)
-        .bind(kind)
-        .bind(requested_by)
-        .bind(now_ms())
+        .bind(t)
+        .bind(info)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    /// Claims a queued job for the server `instance` (`running`); false when another
-    /// server claimed it first or it is no longer queued.
-    pub async fn claim_job(&self, id: &str, instance: &str) -> Result<bool> {
+    /// Renews this replica's heartbeat; false when its row is gone (it was taken for dead).
+    pub async fn renew_heartbeat(&self, id: &str) -> Result<bool> {
         let _w = self.write_lock().await;
-        let r = sqlx::query(
-            "UPDATE program_jobs SET status = 'running', claimed_by = $1, started = $2 \
-             WHERE id = $3 AND status = 'queued'",
-        )
-        .bind(instance)
-        .bind(now_ms())
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
+        let r = sqlx::query("UPDATE replicas SET heartbeat = $1 WHERE id = $2")
+            .bind(now_ms())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         Ok(r.rows_affected() == 1)
     }
 
-    /// Records how a job ended.
+    /// Removes this replica's row (a graceful stop, once its jobs are recorded).
+    pub async fn remove_replica(&self, id: &str) -> Result<()> {
+        let _w = self.write_lock().await;
+        sqlx::query("DELETE FROM replicas WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Removes the rows of every replica but `me` (SQLite, whose database one server uses
+    /// at a time: every other replica is an earlier run of this one).
+    pub async fn forget_other_replicas(&self, me: &str) -> Result<()> {
+        let _w = self.write_lock().await;
+        sqlx::query("DELETE FROM replicas WHERE id <> $1")
+            .bind(me)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The id and info of each replica whose heartbeat is at or after `cutoff` (Unix ms).
+    pub async fn live_replica_infos(&self, cutoff: i64) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query("SELECT id, info FROM replicas WHERE heartbeat >= $1 ORDER BY id")
+            .bind(cutoff)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    /// The ids of the replicas whose heartbeat is at or after `cutoff` (Unix ms).
+    pub async fn live_replicas(&self, cutoff: i64) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT id FROM replicas WHERE heartbeat >= $1 ORDER BY id")
+            .bind(cutoff)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+    }
+
+    /// Claims the unfinished jobs of dead replicas (no row, or a heartbeat before
+    /// `cutoff`), marks them failed with `reason`, and for each stack they held records a
+    /// `repair` job claimed by `me` that holds the stack until its repair is done. One
+    /// transaction; on PostgreSQL the rows are claimed with `FOR UPDATE SKIP LOCKED`, so
+    /// survivors looking at once split them; the conditional updates make each job failed
+    /// once on both databases. Returns the failed jobs and the repair jobs (as rows).
+    pub async fn reap_dead_jobs(
+        &self,
+        me: &str,
+        cutoff: i64,
+        reason: &str,
+    ) -> Result<(Vec<JobRow>, Vec<JobRow>)> {
+        let _w = self.write_lock().await;
+        let mut tx = self.pool.begin().await?;
+        let lock = match self.kind {
+            DbKind::Postgres => " FOR UPDATE SKIP LOCKED",
+            DbKind::Sqlite => "",
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT {JOB_COLS} FROM program_jobs WHERE status IN ('queued', 'running') \
+             AND (claimed_by IS NULL OR claimed_by <> $1) AND (claimed_by IS NULL OR claimed_by \
+             NOT IN (SELECT id FROM replicas WHERE heartbeat >= $2)) ORDER BY created{lock}"
+        ))
+        .bind(me)
+        .bind(cutoff)
+        .fetch_all(&mut *tx)
+        .await?;
+        let candidates: Vec<JobRow> = rows.iter().map(job_from_row).collect::<Result<_>>()?;
+        let (mut failed, mut repairs) = (Vec::new(), Vec::new());
+        let t = now_ms();
+        for j in candidates {
+            let r = sqlx::query(
+                "UPDATE program_jobs SET status = 'failed', error = $1, ended = $2 \
+                 WHERE id = $3 AND status IN ('queued', 'running')",
+            )
+            .bind(reason)
+            .bind(t)
+            .bind(&j.id)
+            .execute(&mut *tx)
+            .await?;
+            if r.rows_affected() != 1 {
+                continue;
+            }
+            if j.kind != "burn" {
+                let id = crate::crypto::new_id();
+                let r = sqlx::query(
+                    "INSERT INTO program_jobs (id, program, stack, kind, status, requested_by, \
+                     created, claimed_by, started) \
+                     VALUES ($1, $2, $3, 'repair', 'running', $4, $5, $6, $5) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(&id)
+                .bind(&j.program)
+                .bind(&j.stack)
+                .bind(&j.requested_by)
+                .bind(t)
+                .bind(me)
+                .execute(&mut *tx)
+                .await?;
+                if r.rows_affected() == 1 {
+                    repairs.push(JobRow {
+                        id,
+                        program: j.program.clone(),
+                        stack: j.stack.clone(),
+                        kind: "repair".into(),
+                        status: "running".into(),
+                        requested_by: j.requested_by.clone(),
+                        created: t,
+                        started: Some(t),
+                        ended: None,
+                        summary: None,
+                        outputs: None,
+                        error: None,
+                    });
+                }
+            }
+            failed.push(j);
+        }
+        // Rows of replicas dead for an hour (their jobs were reaped long ago).
+        sqlx::query("DELETE FROM replicas WHERE heartbeat < $1 AND id <> $2")
+            .bind(cutoff - 3_600_000)
+            .bind(me)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok((failed, repairs))
+    }
+
+    /// Records how a job ended (unless it already has: a job of this replica that a
+    /// survivor failed while this replica had lost its heartbeat keeps that record).
     pub async fn end_job(&self, id: &str, end: &JobEnd) -> Result<()> {
         let _w = self.write_lock().await;
         sqlx::query(
             "UPDATE program_jobs SET status = $1, summary = $2, outputs = $3, error = $4, \
-             ended = $5, stack = COALESCE($7, stack) WHERE id = $6",
+             ended = $5, stack = COALESCE($7, stack) \
+             WHERE id = $6 AND status IN ('queued', 'running')",
         )
         .bind(&end.status)
         .bind(&end.summary)
@@ -148,29 +328,6 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(())
-    }
-
-    /// Marks every job that was queued or running when the server last stopped as failed,
-    /// with `reason`; returns them (their stacks may need repair).
-    pub async fn fail_unfinished_jobs(&self, reason: &str) -> Result<Vec<JobRow>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {JOB_COLS} FROM program_jobs WHERE status IN ('queued', 'running')"
-        ))
-        .fetch_all(&self.pool)
-        .await?;
-        let jobs: Vec<JobRow> = rows.iter().map(job_from_row).collect::<Result<_>>()?;
-        for j in &jobs {
-            self.end_job(
-                &j.id,
-                &JobEnd {
-                    status: "failed".into(),
-                    error: Some(reason.to_owned()),
-                    ..JobEnd::default()
-                },
-            )
-            .await?;
-        }
-        Ok(jobs)
     }
 
     /// A job by id.
@@ -236,15 +393,19 @@ impl Store {
             .collect()
     }
 
-    /// A token for the first admin of organization `org`, made for the server's own runs of
-    /// the custom API (`description`); earlier tokens with that description are revoked.
-    /// Returns the admin's login.
+    /// A token for the first admin of organization `org`, made for replica `replica`'s own
+    /// runs of the custom API (described as `prefix [replica ID]`); earlier such tokens of
+    /// replicas without a heartbeat since `cutoff` (and of this replica) are revoked, those
+    /// of live replicas kept. Returns the admin's login.
     pub async fn internal_admin_token(
         &self,
         org: &str,
-        description: &str,
+        prefix: &str,
+        replica: &str,
+        cutoff: i64,
         value: &str,
     ) -> Result<Option<String>> {
+        let description = internal_token_description(prefix, replica);
         let row = sqlx::query(
             "SELECT u.id, u.login FROM users u JOIN org_members m ON m.user_id = u.id \
              JOIN organizations o ON o.id = m.org_id WHERE o.name = $1 AND m.role = 'admin' \
@@ -257,10 +418,18 @@ impl Store {
         let (user_id, login): (String, String) = (row.try_get(0)?, row.try_get(1)?);
         let _w = self.write_lock().await;
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM tokens WHERE description = $1")
-            .bind(description)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "DELETE FROM tokens WHERE description = $1 OR description = $2 OR \
+             (description LIKE $3 AND description NOT IN \
+             (SELECT $4 || id || ']' FROM replicas WHERE heartbeat >= $5))",
+        )
+        .bind(&description)
+        .bind(prefix)
+        .bind(format!("{prefix} [replica %"))
+        .bind(format!("{prefix} [replica "))
+        .bind(cutoff)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query(
             "INSERT INTO tokens (id, user_id, hash, description, created, last_used) \
              VALUES ($1, $2, $3, $4, $5, 0)",
@@ -268,7 +437,7 @@ impl Store {
         .bind(crate::crypto::new_id())
         .bind(&user_id)
         .bind(crate::crypto::token_hash(value))
-        .bind(description)
+        .bind(&description)
         .bind(now_ms())
         .execute(&mut *tx)
         .await?;
@@ -303,5 +472,36 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+    }
+}
+
+impl Store {
+    /// Keeps the stack settings file of a custom API stack (replacing the last one).
+    pub async fn put_stack_settings(&self, program: &str, stack: &str, body: &str) -> Result<()> {
+        let _w = self.write_lock().await;
+        sqlx::query(
+            "INSERT INTO program_stack_settings (program, stack, body, updated) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (program, stack) \
+             DO UPDATE SET body = $3, updated = $4",
+        )
+        .bind(program)
+        .bind(stack)
+        .bind(body)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The kept stack settings file of a custom API stack.
+    pub async fn stack_settings(&self, program: &str, stack: &str) -> Result<Option<String>> {
+        let row = sqlx::query(
+            "SELECT body FROM program_stack_settings WHERE program = $1 AND stack = $2",
+        )
+        .bind(program)
+        .bind(stack)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| Ok(r.try_get(0)?)).transpose()
     }
 }

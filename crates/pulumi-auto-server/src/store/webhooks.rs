@@ -125,11 +125,101 @@ impl Store {
         rows.iter().map(hook_from).collect()
     }
 
+    /// A webhook by id.
+    pub async fn webhook_by_id(&self, id: &str) -> Result<Option<WebhookRow>> {
+        let sql = format!(
+            "SELECT {HOOK_COLS} FROM webhooks w JOIN organizations o ON o.id = w.org_id \
+             WHERE w.id = $1"
+        );
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(hook_from).transpose()
+    }
+
+    /// Queues an event for delivery to every active webhook of the organization named
+    /// `org` (one transaction); returns how many deliveries were queued.
+    pub async fn queue_webhook_event(&self, org: &str, kind: &str, payload: &str) -> Result<u64> {
+        let _w = self.write_lock().await;
+        let mut tx = self.pool.begin().await?;
+        let hooks = sqlx::query(
+            "SELECT w.id FROM webhooks w JOIN organizations o ON o.id = w.org_id \
+             WHERE o.name = $1 AND w.active = 1 ORDER BY w.name",
+        )
+        .bind(org)
+        .fetch_all(&mut *tx)
+        .await?;
+        let t = super::jobs::now_ms();
+        for h in &hooks {
+            let hook_id: String = h.try_get(0)?;
+            sqlx::query(
+                "INSERT INTO webhook_outbox (id, webhook_id, kind, payload, created, lease_until) \
+                 VALUES ($1, $2, $3, $4, $5, 0)",
+            )
+            .bind(delivery_id())
+            .bind(&hook_id)
+            .bind(kind)
+            .bind(payload)
+            .bind(t)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(hooks.len() as u64)
+    }
+
+    /// Claims up to `n` queued deliveries whose lease expired (or that were never claimed)
+    /// for `replica`, for `lease`, oldest first: `FOR UPDATE SKIP LOCKED` on PostgreSQL, so
+    /// replicas claiming at once take different ones; one `UPDATE` on both. Returns each
+    /// one's id, webhook id, kind and payload.
+    pub async fn claim_outbox(
+        &self,
+        replica: &str,
+        n: i64,
+        lease: std::time::Duration,
+    ) -> Result<Vec<(String, String, String, String)>> {
+        let _w = self.write_lock().await;
+        let t = super::jobs::now_ms();
+        let lock = match self.kind {
+            super::DbKind::Postgres => " FOR UPDATE SKIP LOCKED",
+            super::DbKind::Sqlite => "",
+        };
+        let rows = sqlx::query(&format!(
+            "UPDATE webhook_outbox SET lease_until = $1, claimed_by = $2 WHERE id IN \
+             (SELECT id FROM webhook_outbox WHERE lease_until < $3 ORDER BY id LIMIT $4{lock}) \
+             RETURNING id, webhook_id, kind, payload"
+        ))
+        .bind(t + i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2))
+        .bind(replica)
+        .bind(t)
+        .bind(n)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: Vec<(String, String, String, String)> = rows
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+            .collect::<Result<_>>()?;
+        out.sort();
+        Ok(out)
+    }
+
+    /// Removes a sent (or no longer deliverable) delivery from the queue.
+    pub async fn outbox_done(&self, id: &str) -> Result<()> {
+        let _w = self.write_lock().await;
+        sqlx::query("DELETE FROM webhook_outbox WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Deletes a webhook and its deliveries.
     pub async fn delete_webhook(&self, hook: &WebhookRow) -> Result<()> {
         let _w = self.write_lock().await;
         let mut tx = self.pool.begin().await?;
         for sql in [
+            "DELETE FROM webhook_outbox WHERE webhook_id = $1",
             "DELETE FROM webhook_deliveries WHERE webhook_id = $1",
             "DELETE FROM webhooks WHERE id = $1",
         ] {
