@@ -68,12 +68,37 @@ impl Error {
     }
 }
 
+/// The message of every 503 for a database that cannot be reached.
+pub const DATABASE_UNAVAILABLE: &str =
+    "Service Unavailable: the database cannot be reached; try again shortly.";
+
+/// Whether a database error's SQLSTATE says the server is going away, not yet up, or out of
+/// connections (PostgreSQL's classes 08 and 53, and 57P01 to 57P03: shut down by an
+/// administrator, crashed, starting up), so the request may well succeed when repeated.
+pub fn sqlstate_is_unavailable(code: &str) -> bool {
+    code.starts_with("08") || code.starts_with("53") || matches!(code, "57P01" | "57P02" | "57P03")
+}
+
+/// Whether an sqlx error means the database could not be reached (rather than a bad query or
+/// a conflict): a connection that failed or broke, a pool that timed out or closed.
+pub fn sqlx_is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| sqlstate_is_unavailable(&c)),
+        _ => false,
+    }
+}
+
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Error {
         match &e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            e if sqlx_is_unavailable(e) => {
                 tracing::warn!(error = %e, "database unavailable");
-                Error::Unavailable("the database is unavailable; try again".into())
+                Error::Unavailable(DATABASE_UNAVAILABLE.into())
             }
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 Error::Conflict("Conflict: the name is already taken.".into())
@@ -102,9 +127,51 @@ impl IntoResponse for Error {
             code: status.as_u16(),
             message: self.to_string(),
         };
-        (status, Json(body)).into_response()
+        let mut resp = (status, Json(body)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
+        resp
     }
 }
 
 /// The result type of the server's fallible functions.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_states_are_unavailable_other_errors_are_not() {
+        for c in [
+            "08000", "08006", "08001", "53300", "57P01", "57P02", "57P03",
+        ] {
+            assert!(sqlstate_is_unavailable(c), "{c}");
+        }
+        // unique violation, syntax error, serialization failure, query cancelled
+        for c in ["23505", "42601", "40001", "57014", ""] {
+            assert!(!sqlstate_is_unavailable(c), "{c}");
+        }
+        assert!(sqlx_is_unavailable(&sqlx::Error::PoolTimedOut));
+        assert!(sqlx_is_unavailable(&sqlx::Error::Io(std::io::Error::from(
+            std::io::ErrorKind::ConnectionRefused
+        ))));
+        assert!(!sqlx_is_unavailable(&sqlx::Error::RowNotFound));
+    }
+
+    #[test]
+    fn an_unavailable_database_is_a_503_with_a_retry_after_and_a_message() {
+        let e = Error::from(sqlx::Error::PoolTimedOut);
+        assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(e.to_string(), DATABASE_UNAVAILABLE);
+        let resp = e.into_response();
+        assert_eq!(resp.status(), 503);
+        assert_eq!(resp.headers()["retry-after"], "1");
+        let e = Error::from(sqlx::Error::RowNotFound);
+        assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}

@@ -41,6 +41,9 @@ pub fn now() -> i64 {
         .unwrap_or(0)
 }
 
+/// How long a request waits for a PostgreSQL connection before it is answered 503.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DbKind {
@@ -288,9 +291,16 @@ impl Store {
                 )
             }
         };
+        // A PostgreSQL that went away: a connection is pinged before each use (a broken one
+        // is replaced), and a request waits at most ACQUIRE_TIMEOUT for one before it is
+        // answered 503, so the server recovers by itself when the database is back.
         let mut opts = AnyPoolOptions::new()
             .max_connections(if kind == DbKind::Sqlite { 8 } else { 16 })
-            .acquire_timeout(Duration::from_secs(30));
+            .test_before_acquire(true)
+            .acquire_timeout(match kind {
+                DbKind::Sqlite => Duration::from_secs(30),
+                DbKind::Postgres => ACQUIRE_TIMEOUT,
+            });
         if kind == DbKind::Sqlite {
             opts = opts.after_connect(|conn, _meta| {
                 Box::pin(async move {

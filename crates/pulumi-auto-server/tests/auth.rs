@@ -76,6 +76,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/no/such/route"),
 ];
 
+on_both_databases! {
 #[test]
 fn every_route_needs_a_valid_token() {
     let server = Server::start();
@@ -83,7 +84,7 @@ fn every_route_needs_a_valid_token() {
     api.create_stack("s");
     let (update, lease) = api.start_update("s");
     let revoked = {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_pulumi-auto-server"))
+        let out = server.tool()
             .args(["token", "create", "--description", "soon revoked", "--data"])
             .arg(&server.data)
             .output()
@@ -100,7 +101,7 @@ fn every_route_needs_a_valid_token() {
             .0,
         200
     );
-    let list = std::process::Command::new(env!("CARGO_BIN_EXE_pulumi-auto-server"))
+    let list = server.tool()
         .args(["token", "list", "--data"])
         .arg(&server.data)
         .output()
@@ -116,7 +117,7 @@ fn every_route_needs_a_valid_token() {
         .and_then(|l| l.split('\t').next())
         .unwrap()
         .to_owned();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pulumi-auto-server"))
+    let out = server.tool()
         .args(["token", "revoke", &id, "--data"])
         .arg(&server.data)
         .output()
@@ -166,7 +167,9 @@ fn every_route_needs_a_valid_token() {
     assert_eq!(api.call("GET", "/healthz", "", None).0, 200);
     let _ = lease;
 }
+}
 
+on_both_databases! {
 #[test]
 fn lease_tokens_are_valid_only_for_their_own_running_update() {
     let server = Server::start();
@@ -265,4 +268,5 @@ fn lease_tokens_are_valid_only_for_their_own_running_update() {
         .unwrap();
     assert_eq!(one["resourceCount"], 2);
     let _ = lease2;
+}
 }

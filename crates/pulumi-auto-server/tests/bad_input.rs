@@ -96,6 +96,7 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     e.finish().unwrap()
 }
 
+on_both_databases! {
 #[test]
 fn mutated_bodies_never_give_5xx() {
     let server = Server::start_with("info", &["--max-body-mib", "8"]);
@@ -250,4 +251,5 @@ fn mutated_bodies_never_give_5xx() {
         api.admin("GET", "/api/stacks/organization/proj/bystander", None),
         bystander_stack
     );
+}
 }

@@ -180,6 +180,7 @@ fn bytes_per_steps(server: &Server, stack: &str, base_bytes: usize, steps: usize
     spent
 }
 
+on_both_databases! {
 #[test]
 fn a_delta_step_writes_the_same_on_a_small_and_a_large_checkpoint() {
     let server = Server::start_with("warn", &[]);
@@ -201,7 +202,9 @@ fn a_delta_step_writes_the_same_on_a_small_and_a_large_checkpoint() {
         large / steps as u64
     );
 }
+}
 
+on_both_databases! {
 #[test]
 fn deltas_survive_a_restart_and_fold_into_the_checkpoint_at_completion() {
     let mut server = Server::start_with("warn", &[]);
@@ -283,7 +286,9 @@ fn deltas_survive_a_restart_and_fold_into_the_checkpoint_at_completion() {
     server.kill_and_restart();
     assert_eq!(export(&Api::new(&server), "dev"), want);
 }
+}
 
+on_both_databases! {
 #[test]
 fn steps_that_change_much_are_folded_into_the_checkpoint_as_they_come() {
     // Each step rewrites one resource's 5 KB value (as the CLI's re-encrypted secrets do):
@@ -350,4 +355,5 @@ fn steps_that_change_much_are_folded_into_the_checkpoint_as_they_come() {
     assert_eq!(s, 200, "complete: {b}");
     let want: serde_json::Value = serde_json::from_str(&u.state.text()).unwrap();
     assert_eq!(export(&api, "dev"), want, "after completion");
+}
 }

@@ -8,6 +8,7 @@ mod common;
 use common::{Cli, Server};
 use serde_json::Value;
 
+on_both_databases! {
 #[test]
 fn whole_lifecycle_with_service_secrets() {
     let server = Server::start();
@@ -153,4 +154,5 @@ fn whole_lifecycle_with_service_secrets() {
     cli.ok(&["stack", "rm", "prod", "--yes"]);
     let ls: Value = serde_json::from_str(&cli.ok(&["stack", "ls", "--json"])).unwrap();
     assert_eq!(ls, serde_json::json!([]));
+}
 }

@@ -28,6 +28,7 @@ fn slow_stack(cli: &Cli, name: &str, delay: &str) {
     cli.ok(&["config", "set", "-s", name, "delay", delay]);
 }
 
+on_both_databases! {
 #[test]
 fn one_update_per_stack_parallel_across_stacks_and_cancel() {
     let server = Server::start();
@@ -115,7 +116,9 @@ fn one_update_per_stack_parallel_across_stacks_and_cancel() {
         "{state}"
     );
 }
+}
 
+on_both_databases! {
 #[test]
 fn a_killed_cli_holds_the_stack_until_its_lease_expires() {
     use std::os::unix::process::CommandExt;
@@ -159,4 +162,5 @@ fn a_killed_cli_holds_the_stack_until_its_lease_expires() {
         .collect();
     assert_eq!(results, ["succeeded", "succeeded", "failed"], "{history}");
     assert_eq!(cli.file_names().len(), 1);
+}
 }

@@ -81,6 +81,7 @@ const CLEAR_ERRORS: &[&str] = &[
     "update has been cancelled",
 ];
 
+on_both_databases! {
 #[test]
 fn sigkill_during_up_loses_nothing_acknowledged() {
     let started = Instant::now();
@@ -205,4 +206,5 @@ fn sigkill_during_up_loses_nothing_acknowledged() {
         "{kills} kills over {trial} trials ({rode_out} ups rode them out, {failed} failed) in {:.1} s",
         started.elapsed().as_secs_f64()
     );
+}
 }

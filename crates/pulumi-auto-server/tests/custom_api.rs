@@ -12,6 +12,7 @@ use custom_support::{Served, Value, eventually, json, names_in};
 
 const SECRET: &str = "custom-api-secret-value-42";
 
+on_both_databases! {
 #[test]
 fn stacks_config_and_operations_as_jobs() {
     let s = Served::start(&["files"]);
@@ -153,6 +154,7 @@ fn stacks_config_and_operations_as_jobs() {
     );
     assert!(!all.to_string().contains(SECRET));
 }
+}
 
 fn slow_stack(s: &Served, stack: &str, count: u32, delay: u32) {
     let dir = s.out.join(stack).display().to_string();
@@ -182,6 +184,7 @@ fn wait_file(dir: &std::path::Path, n: usize) {
     });
 }
 
+on_both_databases! {
 #[test]
 fn one_operation_per_stack_and_graceful_cancel() {
     let s = Served::start(&["slow"]);
@@ -239,7 +242,9 @@ fn one_operation_per_stack_and_graceful_cancel() {
     assert_eq!(s.wait_update("slow", "busy", &again)["status"], "succeeded");
     assert_eq!(names_in(&s.out.join("busy")), ["slow-0.txt", "slow-1.txt"]);
 }
+}
 
+on_both_databases! {
 #[test]
 fn sigterm_cancels_running_operations_and_records_them() {
     let mut s = Served::start(&["slow"]);
@@ -267,7 +272,9 @@ fn sigterm_cancels_running_operations_and_records_them() {
     assert_eq!(s.wait_update("slow", "term", &again)["status"], "succeeded");
     assert_eq!(names_in(&s.out.join("term")).len(), 3);
 }
+}
 
+on_both_databases! {
 #[test]
 fn live_events_over_sse_resume_without_loss_or_duplicates() {
     use custom_support::SseStream;
@@ -354,46 +361,32 @@ fn live_events_over_sse_resume_without_loss_or_duplicates() {
     );
     assert!(kinds.iter().any(|k| k == "summaryEvent"), "{kinds:?}");
 }
+}
 
 /// A member of the organization who is not an admin, with a token.
 fn add_member(s: &Served, login: &str, token: &str) {
-    let db = s.server.db();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        use sqlx::Connection;
-        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
-            .await
-            .unwrap();
-        let org: (String,) = sqlx::query_as("SELECT id FROM organizations LIMIT 1")
-            .fetch_one(&mut c)
-            .await
-            .unwrap();
-        let uid = format!("user-{login}");
-        sqlx::query("INSERT INTO users (id, login, name, email, created) VALUES (?, ?, ?, '', 0)")
-            .bind(&uid)
-            .bind(login)
-            .bind(login)
-            .execute(&mut c)
-            .await
-            .unwrap();
-        sqlx::query("INSERT INTO org_members (org_id, user_id, role) VALUES (?, ?, 'member')")
-            .bind(&org.0)
-            .bind(&uid)
-            .execute(&mut c)
-            .await
-            .unwrap();
-        sqlx::query(
-            "INSERT INTO tokens (id, user_id, hash, description, created, last_used) VALUES (?, ?, ?, 'test', 0, 0)",
-        )
-        .bind(format!("tok-{login}"))
-        .bind(&uid)
-        .bind(pulumi_auto_server::crypto::token_hash(token))
-        .execute(&mut c)
-        .await
-        .unwrap();
-    });
+    let db = &s.server;
+    let org = db.sql_text("SELECT id FROM organizations LIMIT 1");
+    let uid = format!("user-{login}");
+    db.sql(
+        "INSERT INTO users (id, login, name, email, created) VALUES (?, ?, ?, '', 0)",
+        &[&uid, login, login],
+    );
+    db.sql(
+        "INSERT INTO org_members (org_id, user_id, role) VALUES (?, ?, 'member')",
+        &[&org, &uid],
+    );
+    db.sql(
+        "INSERT INTO tokens (id, user_id, hash, description, created, last_used) VALUES (?, ?, ?, 'test', 0, 0)",
+        &[
+            &format!("tok-{login}"),
+            &uid,
+            &pulumi_auto_server::crypto::token_hash(token),
+        ],
+    );
 }
 
+on_both_databases! {
 #[test]
 fn destroy_needs_a_fresh_plan_the_typed_name_and_an_admin() {
     let s = Served::start(&["files"]);
@@ -492,7 +485,9 @@ fn destroy_needs_a_fresh_plan_the_typed_name_and_an_admin() {
     assert!(files().is_empty());
     assert!(s.stack_names("files").is_empty());
 }
+}
 
+on_both_databases! {
 #[test]
 fn a_killed_server_marks_running_operations_failed_and_repairs_their_stacks() {
     let mut s = Served::start(&["slow"]);
@@ -521,7 +516,9 @@ fn a_killed_server_marks_running_operations_failed_and_repairs_their_stacks() {
     assert_eq!(v["status"], "succeeded", "{v}");
     assert_eq!(names_in(&s.out.join("crash")).len(), 3);
 }
+}
 
+on_both_databases! {
 #[test]
 fn thirty_two_operations_on_sixteen_stacks_one_at_a_time_each() {
     let s = Served::start(&["files"]);
@@ -598,4 +595,5 @@ fn thirty_two_operations_on_sixteen_stacks_one_at_a_time_each() {
             "{n}: {yaml}"
         );
     }
+}
 }

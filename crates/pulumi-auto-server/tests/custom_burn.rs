@@ -24,6 +24,7 @@ fn nothing_left(s: &Served, dir: &std::path::Path) {
     assert!(settings.is_empty(), "{settings:?}");
 }
 
+on_both_databases! {
 #[test]
 fn sixteen_concurrent_burns_each_their_own_stack() {
     // The server makes the program's virtualenv itself (`virtualenv: venv`), once.
@@ -94,7 +95,9 @@ fn sixteen_concurrent_burns_each_their_own_stack() {
         "{log}"
     );
 }
+}
 
+on_both_databases! {
 #[test]
 fn a_client_that_goes_away_or_a_killed_server_leaves_nothing() {
     let mut s = Served::start(&["burner"]);
@@ -142,4 +145,5 @@ fn a_client_that_goes_away_or_a_killed_server_leaves_nothing() {
     nothing_left(&s, &dir);
     let log = s.log();
     assert!(log.contains("swept the burns an earlier run left"), "{log}");
+}
 }

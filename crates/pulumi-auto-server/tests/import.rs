@@ -45,6 +45,7 @@ fn ok(cli: &Cli, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+on_both_databases! {
 #[test]
 fn pulumi_import_adopts_an_existing_file() {
     let bin = provider_binary();
@@ -111,4 +112,5 @@ fn pulumi_import_adopts_an_existing_file() {
         serde_json::from_str(&ok(&cli, &["stack", "history", "--json"])).unwrap();
     assert_eq!(history[0]["result"], "succeeded", "{history}");
     assert_eq!(history[0]["resourceChanges"]["import"], 1, "{history}");
+}
 }

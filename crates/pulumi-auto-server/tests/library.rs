@@ -32,6 +32,7 @@ async fn workspace(server: &Server, cli: &Cli) -> LocalWorkspace {
         .unwrap()
 }
 
+on_both_databases! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn library_lifecycle_against_the_server() {
     let server = blocking(Server::start);
@@ -101,7 +102,9 @@ async fn library_lifecycle_against_the_server() {
         .unwrap();
     assert!(ws.list_stacks().await.unwrap().is_empty());
 }
+}
 
+on_both_databases! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_second_up_of_a_busy_stack_is_a_concurrent_update() {
     let server = blocking(Server::start);
@@ -136,4 +139,5 @@ async fn a_second_up_of_a_busy_stack_is_a_concurrent_update() {
     );
     let first = first.await.unwrap().unwrap();
     assert_eq!(first.summary.count("create"), 2);
+}
 }

@@ -197,6 +197,7 @@ struct Caller {
     permission: i64,
 }
 
+on_both_databases! {
 #[test]
 fn roles_by_routes_and_the_cli_under_the_same_rules() {
     let server = Server::start();
@@ -466,4 +467,5 @@ fn roles_by_routes_and_the_cli_under_the_same_rules() {
         None,
     );
     assert_eq!((status, text.contains("not found")), (404, true));
+}
 }

@@ -13,6 +13,7 @@ use pulumi_auto_types::rest::{ListStacksQuery, ListUpdatesQuery, StackTag};
 use rest_common::{admin, block, offline};
 use serde_json::Value;
 
+on_both_databases! {
 #[test]
 fn stacks_and_updates_over_cli_data() {
     let server = Server::start();
@@ -423,7 +424,9 @@ fn stacks_and_updates_over_cli_data() {
     cli.ok(&["destroy", "--yes", "--stack", "second/dev"]);
     cli.ok(&["stack", "rm", "--yes", "--stack", "second/dev"]);
 }
+}
 
+on_both_databases! {
 /// While the CLI runs an update: `currentOperation` names it, transfer and delete are 409,
 /// and the events already uploaded page with a continuation token.
 #[test]
@@ -493,7 +496,9 @@ fn a_running_update_shows_and_blocks_transfer_and_delete() {
             .unwrap();
     });
 }
+}
 
+on_both_databases! {
 /// Thousands of stacks page in a stable order: every stack exactly once, also when stacks
 /// are created while the listing runs.
 #[test]
@@ -541,4 +546,5 @@ fn thousands_of_stacks_page_stably() {
         assert!(matches!(e, Error::BadRequest(_)), "{e:?}");
     });
     let _ = ADMIN_TOKEN;
+}
 }

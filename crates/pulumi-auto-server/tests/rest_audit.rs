@@ -23,6 +23,7 @@ fn page(api: &Api, query: &str) -> Value {
     serde_json::from_str(&body).unwrap()
 }
 
+on_both_databases! {
 #[test]
 fn calls_and_failures_are_recorded_paged_and_exported() {
     let server = Server::start();
@@ -187,4 +188,5 @@ fn calls_and_failures_are_recorded_paged_and_exported() {
         None,
     );
     assert_eq!(s, 403, "{body}");
+}
 }

@@ -45,6 +45,7 @@ fn bodies() -> Vec<Vec<u8>> {
     v
 }
 
+on_both_databases! {
 #[test]
 fn malformed_bodies_are_4xx_never_5xx() {
     let server = Server::start();
@@ -142,4 +143,5 @@ fn malformed_bodies_are_4xx_never_5xx() {
             .unwrap()
             .is_empty()
     );
+}
 }

@@ -12,6 +12,7 @@ use futures_util::TryStreamExt;
 use rest_common::{admin, block};
 use serde_json::Value;
 
+on_both_databases! {
 #[test]
 fn a_cloud_script_runs_unchanged_and_agrees_with_the_client() {
     let server = Server::start();
@@ -82,4 +83,5 @@ fn a_cloud_script_runs_unchanged_and_agrees_with_the_client() {
     let hourly = server
         .get_json("/api/orgs/organization/resources/summary?granularity=hourly&lookbackDays=2");
     assert_eq!(hourly["summary"].as_array().unwrap().len(), 49);
+}
 }

@@ -117,6 +117,7 @@ fn kinds(got: &[Got], path: &str) -> Vec<(String, Value)> {
         .collect()
 }
 
+on_both_databases! {
 #[test]
 fn deliveries_for_cli_events_signed_retried_and_logged() {
     let server = Server::start();
@@ -266,14 +267,12 @@ fn deliveries_for_cli_events_signed_retried_and_logged() {
     ));
     let log = std::fs::read_to_string(&server.log).unwrap();
     assert!(!log.contains(SECRET));
-    let db = std::fs::read(server.db()).unwrap();
-    let wal = std::fs::read(server.data.join("pulumi-auto-server.db-wal")).unwrap_or_default();
-    for bytes in [&db, &wal] {
-        assert!(!bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()));
-    }
+    let db = server.db_contents();
+    assert!(!db.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()));
     block(c.delete_webhook("organization", &plain.name)).unwrap();
     assert!(matches!(
         block(c.get_webhook("organization", &plain.name)),
         Err(Error::NotFound(_))
     ));
+}
 }

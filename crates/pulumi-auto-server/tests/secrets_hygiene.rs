@@ -11,13 +11,14 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
         .any(|w| w == needle.as_bytes())
 }
 
+on_both_databases! {
 #[test]
 fn no_secret_in_logs_database_or_errors() {
     let server = Server::start_with_log("trace");
     let secret = "hunter2-hygiene-7f3a9c";
 
     // A token made offline, a lease token, the master key.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pulumi-auto-server"))
+    let out = server.tool()
         .args(["token", "create", "--data"])
         .arg(&server.data)
         .output()
@@ -90,14 +91,7 @@ fn no_secret_in_logs_database_or_errors() {
         "trace logging is on ({} bytes)",
         log.len()
     );
-    let mut db = Vec::new();
-    for f in std::fs::read_dir(&server.data).unwrap() {
-        let f = f.unwrap();
-        let name = f.file_name().to_string_lossy().into_owned();
-        if name.starts_with("pulumi-auto-server.db") {
-            db.extend(std::fs::read(f.path()).unwrap());
-        }
-    }
+    let db = server.db_contents();
     assert!(
         !contains(&db, "hunter2"),
         "the plaintext is in the database"
@@ -118,4 +112,5 @@ fn no_secret_in_logs_database_or_errors() {
         &db,
         &pulumi_auto_server::crypto::token_hash(&made)
     ));
+}
 }

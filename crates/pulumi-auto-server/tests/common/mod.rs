@@ -4,11 +4,20 @@
 //!
 //! A missing CLI or virtualenv fails the test (never skips): `scripts/test` installs both and
 //! exports `PULUMI_AUTO_CLI` and `PULUMI_AUTO_TEST_VENV`.
+//!
+//! The server keeps its state in SQLite in its data directory, or in a PostgreSQL database
+//! of the test's own: `on_both_databases! { #[test] fn name() { … } }` makes two tests of one
+//! body, `name::sqlite` and `name::postgres`, and every [`Server`] the second starts gets a
+//! fresh database on the server `PULUMI_AUTO_TEST_POSTGRES_URL` names (`scripts/test` sets it
+//! from `scripts/start-postgres`), dropped with the server. Without that variable the
+//! PostgreSQL variants fail: they never skip.
 #![allow(dead_code)]
 
+use std::cell::Cell;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// The admin token every test server starts with.
@@ -60,6 +69,183 @@ pub fn venv() -> PathBuf {
     dir
 }
 
+/// The database a test's servers keep their state in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    /// SQLite in the server's data directory (the embedded default).
+    Sqlite,
+    /// A PostgreSQL database of the server's own.
+    Postgres,
+}
+
+thread_local! {
+    static DB: Cell<Db> = const { Cell::new(Db::Sqlite) };
+}
+
+/// Makes the servers this thread starts from now on use `db` (the tests that
+/// `on_both_databases!` makes call it first).
+pub fn use_db(db: Db) {
+    DB.with(|d| d.set(db));
+}
+
+/// The database new servers of this thread use.
+pub fn current_db() -> Db {
+    DB.with(|d| d.get())
+}
+
+/// Two tests of one body: `NAME::sqlite` and `NAME::postgres` (see the module's docs).
+#[macro_export]
+macro_rules! on_both_databases {
+    ($(#[$attr:meta])* fn $name:ident() $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            $(#[$attr])*
+            fn sqlite() {
+                $crate::common::use_db($crate::common::Db::Sqlite);
+                $body
+            }
+
+            $(#[$attr])*
+            fn postgres() {
+                $crate::common::use_db($crate::common::Db::Postgres);
+                $body
+            }
+        }
+    };
+    ($(#[$attr:meta])* async fn $name:ident() $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            $(#[$attr])*
+            async fn sqlite() {
+                $crate::common::use_db($crate::common::Db::Sqlite);
+                $body
+            }
+
+            $(#[$attr])*
+            async fn postgres() {
+                $crate::common::use_db($crate::common::Db::Postgres);
+                $body
+            }
+        }
+    };
+}
+
+/// The PostgreSQL server of the tests (`PULUMI_AUTO_TEST_POSTGRES_URL`); a clear failure
+/// when there is none.
+pub fn postgres_url() -> String {
+    match std::env::var("PULUMI_AUTO_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => panic!(
+            "PULUMI_AUTO_TEST_POSTGRES_URL is not set: the PostgreSQL variants of the server's \
+             tests need a real PostgreSQL server. Run them with scripts/test, which starts one \
+             with scripts/start-postgres (CI={})",
+            std::env::var("CI").unwrap_or_default()
+        ),
+    }
+}
+
+/// `url` (`postgres://user:password@host:port/db?params`) naming database `name` instead.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (front, params) = match url.split_once('?') {
+        Some((f, p)) => (f, Some(p)),
+        None => (url, None),
+    };
+    let authority = front.rsplit_once('/').map_or(front, |(a, _)| a);
+    match params {
+        Some(p) => format!("{authority}/{name}?{p}"),
+        None => format!("{authority}/{name}"),
+    }
+}
+
+/// Runs SQL statements on a PostgreSQL database, on a thread and runtime of its own (so it
+/// can be called from sync and async tests alike).
+fn pg_execute(url: &str, statements: Vec<String>) -> Result<(), String> {
+    let url = url.to_owned();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        rt.block_on(async {
+            use sqlx::{Connection, Executor};
+            let mut c = sqlx::PgConnection::connect(&url)
+                .await
+                .map_err(|e| e.to_string())?;
+            for s in &statements {
+                c.execute(s.as_str()).await.map_err(|e| e.to_string())?;
+            }
+            c.close().await.map_err(|e| e.to_string())
+        })
+    })
+    .join()
+    .map_err(|_| "the SQL thread panicked".to_owned())?
+}
+
+/// A PostgreSQL database of one test server, dropped with it.
+pub struct PgDatabase {
+    /// Its URL (with the password: never put it in argv or a message).
+    pub url: String,
+    name: String,
+    server: String,
+    /// Whether it is dropped with the server (a database this module made).
+    owned: bool,
+}
+
+impl PgDatabase {
+    /// A fresh, empty database on the test PostgreSQL server.
+    pub fn create() -> PgDatabase {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let server = postgres_url();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let name = format!(
+            "pa_server_test_{}_{nanos}_{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        if let Err(e) = pg_execute(&server, vec![format!("CREATE DATABASE {name}")]) {
+            panic!("cannot create the test database {name}: {e}");
+        }
+        PgDatabase {
+            url: with_database(&server, &name),
+            name,
+            server,
+            owned: true,
+        }
+    }
+
+    /// A database the test looks after itself (never dropped here).
+    pub fn existing(url: &str) -> PgDatabase {
+        PgDatabase {
+            url: url.to_owned(),
+            name: String::new(),
+            server: String::new(),
+            owned: false,
+        }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        if !self.owned {
+            return;
+        }
+        let _ = pg_execute(
+            &self.server,
+            vec![format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            )],
+        );
+    }
+}
+
 /// A running `pulumi-auto-server serve` of this test.
 pub struct Server {
     pub child: Option<Child>,
@@ -70,6 +256,9 @@ pub struct Server {
     pub root: tempfile::TempDir,
     pub rust_log: String,
     pub args: Vec<String>,
+    /// The PostgreSQL database, when the server keeps its state in one (else SQLite in
+    /// `data`).
+    pub pg: Option<PgDatabase>,
 }
 
 impl Server {
@@ -85,6 +274,13 @@ impl Server {
 
     /// A fresh server logging at `rust_log`, with extra `serve` arguments.
     pub fn start_with(rust_log: &str, args: &[&str]) -> Server {
+        let pg = (current_db() == Db::Postgres).then(PgDatabase::create);
+        Self::start_on(pg, rust_log, args)
+    }
+
+    /// A fresh server on the given PostgreSQL database (`None`: SQLite in its data
+    /// directory), logging at `rust_log`, with extra `serve` arguments.
+    pub fn start_on(pg: Option<PgDatabase>, rust_log: &str, args: &[&str]) -> Server {
         let root = tempfile::Builder::new()
             .prefix("pulumi-auto-server-test-")
             .tempdir()
@@ -100,6 +296,7 @@ impl Server {
             root,
             rust_log: rust_log.to_owned(),
             args: args.iter().map(|a| a.to_string()).collect(),
+            pg,
         };
         s.spawn();
         s
@@ -111,13 +308,13 @@ impl Server {
             .append(true)
             .open(&self.log)
             .unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pulumi-auto-server"))
+        let mut cmd = self.tool();
+        let mut child = cmd
             .args(["serve", "--listen", &self.addr, "--data"])
             .arg(&self.data)
             .args(&self.args)
             .env("PULUMI_AUTO_SERVER_ADMIN_TOKEN", ADMIN_TOKEN)
             .env_remove("PULUMI_AUTO_SERVER_MASTER_KEY")
-            .env_remove("PULUMI_AUTO_SERVER_DATABASE")
             .env("RUST_LOG", &self.rust_log)
             .stdout(Stdio::piped())
             .stderr(log)
@@ -173,9 +370,139 @@ impl Server {
         }
     }
 
-    /// The path of the SQLite database.
-    pub fn db(&self) -> PathBuf {
-        self.data.join("pulumi-auto-server.db")
+    /// The `pulumi-auto-server` command on this server's database (its URL travels in
+    /// `PULUMI_AUTO_SERVER_DATABASE`, never in argv); give it `--data` for the directory.
+    pub fn tool(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_pulumi-auto-server"));
+        match &self.pg {
+            Some(pg) => c.env("PULUMI_AUTO_SERVER_DATABASE", &pg.url),
+            None => c.env_remove("PULUMI_AUTO_SERVER_DATABASE"),
+        };
+        c
+    }
+
+    /// The server's database URL for sqlx (its SQLite file, or its PostgreSQL database).
+    pub fn db_url(&self) -> String {
+        match &self.pg {
+            Some(pg) => pg.url.clone(),
+            None => format!(
+                "sqlite://{}",
+                self.data.join("pulumi-auto-server.db").display()
+            ),
+        }
+    }
+
+    /// Everything the database holds, as bytes to search: the SQLite files (database and
+    /// write-ahead log), or every row of every PostgreSQL table as text.
+    pub fn db_contents(&self) -> Vec<u8> {
+        let Some(pg) = &self.pg else {
+            let mut all = Vec::new();
+            for f in std::fs::read_dir(&self.data).unwrap() {
+                let f = f.unwrap();
+                if f.file_name()
+                    .to_string_lossy()
+                    .starts_with("pulumi-auto-server.db")
+                {
+                    all.extend(std::fs::read(f.path()).unwrap());
+                }
+            }
+            return all;
+        };
+        let url = pg.url.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                use sqlx::Connection;
+                let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+                let tables: Vec<(String,)> = sqlx::query_as(
+                    "SELECT table_name::text FROM information_schema.tables \
+                     WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
+                )
+                .fetch_all(&mut c)
+                .await
+                .unwrap();
+                assert!(!tables.is_empty(), "no tables in the server's database");
+                let mut all = Vec::new();
+                for (t,) in tables {
+                    let rows: Vec<(String,)> =
+                        sqlx::query_as(&format!(r#"SELECT t::text FROM "{t}" AS t"#))
+                            .fetch_all(&mut c)
+                            .await
+                            .unwrap();
+                    for (r,) in rows {
+                        all.extend(r.into_bytes());
+                        all.push(b'\n');
+                    }
+                }
+                all
+            })
+        })
+        .join()
+        .unwrap()
+    }
+
+    /// Runs one SQL statement on the server's database, `?` placeholders bound to `binds`
+    /// in order (written `$1`, `$2`… on PostgreSQL).
+    pub fn sql(&self, sql: &str, binds: &[&str]) {
+        let mut text = String::new();
+        let mut n = 0;
+        for ch in sql.chars() {
+            if ch == '?' && self.pg.is_some() {
+                n += 1;
+                text.push_str(&format!("${n}"));
+            } else {
+                text.push(ch);
+            }
+        }
+        let url = self.db_url();
+        let binds: Vec<String> = binds.iter().map(|b| b.to_string()).collect();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                use sqlx::Connection;
+                sqlx::any::install_default_drivers();
+                let mut c = sqlx::AnyConnection::connect(&url).await.unwrap();
+                let mut q = sqlx::query(&text);
+                for b in &binds {
+                    q = q.bind(b.as_str());
+                }
+                q.execute(&mut c)
+                    .await
+                    .unwrap_or_else(|e| panic!("{text}: {e}"));
+                c.close().await.unwrap();
+            })
+        })
+        .join()
+        .unwrap()
+    }
+
+    /// The first column of the first row of a query on the server's database, as text.
+    pub fn sql_text(&self, sql: &str) -> String {
+        let url = self.db_url();
+        let sql = sql.to_owned();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                use sqlx::{Connection, Row};
+                sqlx::any::install_default_drivers();
+                let mut c = sqlx::AnyConnection::connect(&url).await.unwrap();
+                let row = sqlx::query(&sql).fetch_one(&mut c).await.unwrap();
+                let v: String = row.try_get(0).unwrap();
+                c.close().await.unwrap();
+                v
+            })
+        })
+        .join()
+        .unwrap()
     }
 
     /// A blocking HTTP client.

@@ -3,18 +3,16 @@
 //! runtime to drive it from a plain test.
 #![allow(dead_code)]
 
-use std::process::Command;
-
 use crate::common::{ADMIN_TOKEN, Server};
 use pulumi_auto_client::Client;
 
 /// Runs `pulumi-auto-server ARGS --data DIR` offline next to the running server; stdout.
 pub fn offline(server: &Server, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_pulumi-auto-server"))
+    let out = server
+        .tool()
         .args(args)
         .arg("--data")
         .arg(&server.data)
-        .env_remove("PULUMI_AUTO_SERVER_DATABASE")
         .output()
         .unwrap();
     assert!(
