@@ -346,6 +346,21 @@ fn every_operation_against_real_data() {
             let (status, text) = send(&api, method, &p, auth, None);
             let what = format!("{who}: {method} {p}: {status} {text}");
             check(&mut fails, status < 500, &what);
+            // The custom API: a member of the organization may list its programs and
+            // their stacks (only the stacks they may read: none here); anything else,
+            // and anything of another organization, is denied.
+            let member_listing = custom
+                && who == "outsider"
+                && method == "GET"
+                && matches!(
+                    path,
+                    "/api/programs" | "/api/programs/{program}" | "/api/programs/{program}/stacks"
+                );
+            if member_listing {
+                check(&mut fails, status == 200, &what);
+                check(&mut fails, !text.contains("\"s\""), &format!("a stack leaked: {what}"));
+                continue;
+            }
             let expect: &[u16] = match (&rule, who) {
                 _ if custom => &[403, 404],
                 (Need::Nothing, _) => &[],
