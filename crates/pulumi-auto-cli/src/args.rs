@@ -45,7 +45,7 @@ pub struct Global {
     #[arg(long, global = true, value_name = "DIR", default_value = ".")]
     pub work_dir: PathBuf,
 
-    /// The stack to act on (required by every command but `stacks`).
+    /// The stack to act on (required by every command but `stacks` and `service`).
     #[arg(long, short = 's', global = true, value_name = "NAME")]
     pub stack: Option<String>,
 
@@ -84,6 +84,86 @@ pub enum Command {
     Config(ConfigCommand),
     /// List the project's stacks on the backend.
     Stacks,
+    /// Read a Pulumi service's REST API (Pulumi Cloud or pulumi-auto-server): stacks,
+    /// updates, engine events. The token comes from PULUMI_ACCESS_TOKEN only.
+    #[command(after_help = SERVICE_HELP)]
+    Service(ServiceArgs),
+}
+
+/// The help of `service`: where the URL and the token come from.
+const SERVICE_HELP: &str = "\
+The service: --url, else PULUMI_BACKEND_URL, else https://api.pulumi.com (http or https
+only). The access token comes from PULUMI_ACCESS_TOKEN and from nowhere else: there is no
+flag for it, since a command line is visible to every user of the machine. The token is
+sent in the Authorization header only and masked in everything the tool prints.
+
+Every page is read (continuation tokens and pages are followed to the end). With --json
+the result object carries the REST API's own shapes (`stacks`, `updates`, `events`).
+An answer of 401, 403 or 404 is an error (exit 1) with the server's message.";
+
+/// `service …`.
+#[derive(Debug, Args)]
+pub struct ServiceArgs {
+    /// The service's base URL. Default: PULUMI_BACKEND_URL, else https://api.pulumi.com.
+    #[arg(long, global = true, value_name = "URL")]
+    pub url: Option<String>,
+    /// What to read.
+    #[command(subcommand)]
+    pub command: ServiceCommand,
+}
+
+/// `service stacks|updates|events`.
+#[derive(Debug, Subcommand)]
+pub enum ServiceCommand {
+    /// List the stacks the token's user can see (every page).
+    #[command(after_help = SERVICE_HELP)]
+    Stacks(ServiceStacksArgs),
+    /// List a stack's updates, newest first (every page).
+    #[command(after_help = SERVICE_HELP)]
+    Updates(ServiceUpdatesArgs),
+    /// Print an update's engine events, in order (every page).
+    #[command(after_help = SERVICE_HELP)]
+    Events(ServiceEventsArgs),
+}
+
+/// `service stacks`.
+#[derive(Debug, Args)]
+pub struct ServiceStacksArgs {
+    /// Only stacks of this organization.
+    #[arg(long, value_name = "ORG")]
+    pub org: Option<String>,
+    /// Only stacks of this project.
+    #[arg(long, value_name = "PROJECT")]
+    pub project: Option<String>,
+    /// Only stacks with this tag.
+    #[arg(long, value_name = "NAME")]
+    pub tag_name: Option<String>,
+    /// … whose value is this (needs --tag-name).
+    #[arg(long, value_name = "VALUE", requires = "tag_name")]
+    pub tag_value: Option<String>,
+}
+
+/// `service updates`.
+#[derive(Debug, Args)]
+pub struct ServiceUpdatesArgs {
+    /// The stack, as ORG/PROJECT/STACK.
+    #[arg(value_name = "ORG/PROJECT/STACK")]
+    pub stack: String,
+    /// Updates asked for a page (every page is read).
+    #[arg(long, value_name = "N", default_value_t = 100,
+          value_parser = clap::value_parser!(i64).range(1..=1000))]
+    pub page_size: i64,
+}
+
+/// `service events`.
+#[derive(Debug, Args)]
+pub struct ServiceEventsArgs {
+    /// The stack, as ORG/PROJECT/STACK.
+    #[arg(value_name = "ORG/PROJECT/STACK")]
+    pub stack: String,
+    /// The update's id (`service updates` lists them).
+    #[arg(value_name = "UPDATE_ID")]
+    pub update_id: String,
 }
 
 /// Config to set before an operation.
@@ -210,6 +290,11 @@ impl Command {
             Command::Config(ConfigCommand::Set(_)) => "config set",
             Command::Config(ConfigCommand::Get(_)) => "config get",
             Command::Stacks => "stacks",
+            Command::Service(s) => match s.command {
+                ServiceCommand::Stacks(_) => "service stacks",
+                ServiceCommand::Updates(_) => "service updates",
+                ServiceCommand::Events(_) => "service events",
+            },
         }
     }
 }

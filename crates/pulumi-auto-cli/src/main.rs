@@ -11,6 +11,9 @@
 //!   config set KEY [VALUE] [--secret] [--path]
 //!   config get KEY [--path] [--show-secrets]
 //!   stacks
+//!   service [--url URL] stacks [--org O] [--project P] [--tag-name N [--tag-value V]]
+//!   service [--url URL] updates ORG/PROJECT/STACK
+//!   service [--url URL] events ORG/PROJECT/STACK UPDATE_ID
 //! ```
 //!
 //! Exit codes: 0 success, 1 failed, 2 usage or bad input, 3 destroy refused, 4 cancelled.

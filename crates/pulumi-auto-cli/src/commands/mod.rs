@@ -9,6 +9,7 @@ mod config;
 mod destroy;
 mod engine;
 mod outputs;
+mod service;
 mod stacks;
 
 use std::future::Future;
@@ -59,6 +60,7 @@ pub async fn run(
         Command::Config(ConfigCommand::Set(a)) => ctx.config_set(a).await,
         Command::Config(ConfigCommand::Get(a)) => ctx.config_get(a).await,
         Command::Stacks => ctx.stacks().await,
+        Command::Service(a) => ctx.service(a).await,
     }
 }
 

@@ -100,7 +100,9 @@ impl Store {
                 .await?
                 .map(|r| r.try_get(0))
                 .transpose()?;
-        if stack_id.is_none() {
+        // Found by its name in the organization the path names: that is its organization.
+        let by_alias = stack_id.is_none();
+        if by_alias {
             stack_id = sqlx::query(
                 "SELECT stack_id FROM stack_aliases WHERE org_id = $1 AND project = $2 AND name = $3",
             )
@@ -121,11 +123,17 @@ impl Store {
         };
         // A former name (a rename, a transfer) may lead to a stack that is now in another
         // organization: the caller's role there counts, not in the one the path names.
-        let stack_org: String = sqlx::query("SELECT org_id FROM stacks WHERE id = $1")
-            .bind(&stack_id)
-            .fetch_one(&self.pool)
-            .await?
-            .try_get(0)?;
+        // (A stack found by its current name is in that organization: one query less on
+        // every stack route.)
+        let stack_org: String = if by_alias {
+            sqlx::query("SELECT org_id FROM stacks WHERE id = $1")
+                .bind(&stack_id)
+                .fetch_one(&self.pool)
+                .await?
+                .try_get(0)?
+        } else {
+            org_id.clone()
+        };
         let role_there: Option<String> = if stack_org == org_id {
             Some(role.clone())
         } else {
