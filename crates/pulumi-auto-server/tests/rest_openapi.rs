@@ -353,12 +353,16 @@ fn every_operation_against_real_data() {
                 && who == "outsider"
                 && method == "GET"
                 && matches!(
-                    path,
+                    path.as_str(),
                     "/api/programs" | "/api/programs/{program}" | "/api/programs/{program}/stacks"
                 );
             if member_listing {
                 check(&mut fails, status == 200, &what);
-                check(&mut fails, !text.contains("\"s\""), &format!("a stack leaked: {what}"));
+                check(
+                    &mut fails,
+                    !text.contains("\"s\""),
+                    &format!("a stack leaked: {what}"),
+                );
                 continue;
             }
             let expect: &[u16] = match (&rule, who) {
