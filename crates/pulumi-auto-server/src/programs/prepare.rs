@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use pulumi_auto::cli::PulumiCommand;
-use pulumi_auto::ephemeral::{SweepOptions, sweep, sweep_ledger};
+use pulumi_auto::ephemeral::{LedgerEntry, SweepOptions, sweep, sweep_ledger};
 use pulumi_auto::recovery::{PendingCreates, RecoverOptions};
 use pulumi_auto::workspace::InstallOptions;
 
@@ -298,6 +298,11 @@ async fn others_alive(state: &AppState) -> bool {
     }
 }
 
+/// A stack's own name, without its organization and project.
+fn short_name(stack: &str) -> &str {
+    stack.rsplit('/').next().unwrap_or(stack)
+}
+
 /// Removes the ephemeral stacks of burns an earlier run left (its ledger, then by tag on
 /// each program's project).
 async fn sweep_burns(p: &Arc<Programs>, state: &AppState) {
@@ -316,9 +321,17 @@ async fn sweep_burns(p: &Arc<Programs>, state: &AppState) {
             continue;
         }
         // Other live replicas run burns of their own: their stacks are theirs to remove.
-        if others_alive(state).await {
-            continue;
-        }
+        // The stacks this data directory's ledger names are this replica's own (every
+        // replica has a data directory of its own): an earlier, killed process of it made
+        // them, so they are freed and swept even while other replicas run (a restart on a
+        // shared database comes back before the killed process's heartbeat expires).
+        let others = others_alive(state).await;
+        let own: std::collections::HashSet<String> = LedgerEntry::read_all(&p.ledger)
+            .entries
+            .into_iter()
+            .filter(|(_, e)| e.tag.pid != std::process::id())
+            .map(|(_, e)| short_name(&e.stack).to_owned())
+            .collect();
         // A burn of a killed server still holds its stack's lease: freed first (no burn of
         // this start runs yet), so the janitor's destroy can run.
         let prefix = format!("burn-{}-", prog.name);
@@ -329,10 +342,14 @@ async fn sweep_burns(p: &Arc<Programs>, state: &AppState) {
             .unwrap_or_default()
         {
             if name.starts_with(&prefix)
+                && (!others || own.contains(&name))
                 && let Ok(stack) = ws.stack_handle(&name)
             {
                 let _ = stack.cancel().await;
             }
+        }
+        if others {
+            continue;
         }
         match sweep(&ws, &SweepOptions::default()).await {
             Ok(r) if !r.removed.is_empty() => {
