@@ -56,6 +56,11 @@ enum Command {
         /// operations and repair their stacks.
         #[arg(long, default_value = "15", value_parser = pulumi_auto_server::replica::parse_timeout)]
         heartbeat_timeout: std::time::Duration,
+        /// The most custom-API operations (update, preview, refresh) this replica runs at
+        /// once; queued ones beyond it wait for another replica or a free slot. No limit
+        /// unless given; 0 makes a replica that takes requests but runs none.
+        #[arg(long)]
+        max_jobs: Option<usize>,
     },
     /// Creates an organization offline (the server may be running), with its admin (a user
     /// made when unknown; give them a token with `token create --user`).
@@ -137,7 +142,11 @@ async fn run(cli: Cli) -> pulumi_auto_server::Result<()> {
             programs,
             programs_dir,
             heartbeat_timeout,
+            max_jobs,
         } => {
+            if let Some(n) = max_jobs {
+                pulumi_auto_server::replica::set_max_jobs(n);
+            }
             serve(ServeOptions {
                 listen,
                 data,

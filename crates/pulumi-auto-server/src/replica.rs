@@ -12,6 +12,19 @@ pub const DEFAULT_HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(15);
 
 static ID: OnceLock<String> = OnceLock::new();
 static TIMEOUT: OnceLock<Duration> = OnceLock::new();
+static MAX_JOBS: OnceLock<usize> = OnceLock::new();
+
+/// Sets how many operations this replica runs at once at most (`--max-jobs`; once, at
+/// start). Queued operations beyond it are left to other replicas, or wait.
+pub fn set_max_jobs(n: usize) {
+    let _ = MAX_JOBS.set(n);
+}
+
+/// How many operations this replica runs at once at most: no limit unless `--max-jobs`
+/// says (0: it takes requests but runs no queued operation).
+pub fn max_jobs() -> usize {
+    MAX_JOBS.get().copied().unwrap_or(usize::MAX)
+}
 
 /// This process's replica id (random, made on first use).
 pub fn id() -> &'static str {

@@ -323,11 +323,11 @@ pub struct OpBody {
     pub message: Option<String>,
 }
 
-fn accepted(program: &str, stack: &str, id: &str, kind: &str) -> Response {
+fn accepted(program: &str, stack: &str, id: &str, kind: &str, status: &str) -> Response {
     let loc = job_location(program, stack, id);
     let mut r = (
         StatusCode::ACCEPTED,
-        Json(json!({"updateId": id, "kind": kind, "status": "running", "location": loc})),
+        Json(json!({"updateId": id, "kind": kind, "status": status, "location": loc})),
     )
         .into_response();
     if let Ok(v) = HeaderValue::from_str(&loc) {
@@ -359,31 +359,45 @@ async fn start_op(
         );
     }
     existing(&state, &p, &g, &stack).await?;
-    let job = p
+    let request = json!({ "message": req.message }).to_string();
+    let id = p
         .jobs
-        .begin(&g.name, &stack, kind, &user.login, true)
+        .enqueue(&g.name, &stack, kind, &user.login, &request)
         .await?;
-    let s = match p.stack(&g, &stack).await {
+    tracing::info!(program = %g.name, %stack, job = %id, kind, "operation queued");
+    Ok(accepted(&g.name, &stack, &id, kind, "queued"))
+}
+
+/// Runs a queued update, preview or refresh this replica claimed ([`super::queue`]):
+/// made live here, run through the library, its end recorded.
+pub(super) async fn run_claimed(p: &Arc<Programs>, row: JobRow, request: Option<String>) {
+    let job = p.jobs.adopt(&row.id, &row.program, &row.stack, &row.kind);
+    let failed = |error: String| JobEnd {
+        status: "failed".into(),
+        error: Some(error),
+        ..JobEnd::default()
+    };
+    let Ok(g) = p.program(&row.program) else {
+        let e = format!("program {:?} is not served by this replica", row.program);
+        p.jobs.finish(&job, failed(e)).await;
+        return;
+    };
+    let msg = request
+        .and_then(|r| serde_json::from_str::<OpBody>(&r).ok())
+        .and_then(|b| b.message)
+        .unwrap_or_default();
+    let s = match p.stack(g, &row.stack).await {
         Ok(s) => s,
         Err(e) => {
-            p.jobs
-                .finish(
-                    &job,
-                    JobEnd {
-                        status: "failed".into(),
-                        error: Some(e.to_string()),
-                        ..JobEnd::default()
-                    },
-                )
-                .await;
-            return Err(e.into());
+            p.jobs.finish(&job, failed(e.to_string())).await;
+            return;
         }
     };
     let (sink, tok) = (job.sink(), job.cancel.clone());
-    let msg = req.message.unwrap_or_default();
-    tracing::info!(program = %g.name, %stack, job = %job.id, kind, "operation started");
+    let kind = row.kind.clone();
+    tracing::info!(program = %g.name, stack = %row.stack, job = %job.id, kind = %kind, "operation started");
     let op = async move {
-        match kind {
+        match kind.as_str() {
             "update" => {
                 let res = s
                     .up(UpOptions::default()
@@ -413,7 +427,7 @@ async fn start_op(
                     ..JobEnd::default()
                 })
             }
-            _ => {
+            "refresh" => {
                 let res = s
                     .refresh(
                         RefreshOptions::default()
@@ -428,11 +442,14 @@ async fn start_op(
                     ..JobEnd::default()
                 })
             }
+            other => JobEnd {
+                status: "failed".into(),
+                error: Some(format!("a queued job of kind {other:?} cannot run")),
+                ..JobEnd::default()
+            },
         }
     };
-    let id = job.id.clone();
     p.jobs.run(job, op);
-    Ok(accepted(&g.name, &stack, &id, kind))
 }
 
 /// `POST …/stacks/{stack}/update`: 202, the update id and its `Location`.
@@ -537,8 +554,9 @@ pub async fn list_updates(
     Ok(Json(json!({"updates": list.iter().map(job_json).collect::<Vec<_>>()})).into_response())
 }
 
-/// `POST …/updates/{id}/cancel`: graceful (SIGINT, then the library's escalation); 202
-/// while it stops, 409 when it already ended.
+/// `POST …/updates/{id}/cancel`: graceful (SIGINT, then the library's escalation, on
+/// whichever replica runs it); 202 while it stops (a queued one is cancelled at once), 409
+/// when it already ended.
 #[utoipa::path(
     post,
     path = "/api/programs/{program}/stacks/{stack}/updates/{id}/cancel",
@@ -564,11 +582,22 @@ pub async fn cancel_update(
             )
                 .into_response())
         }
-        None => Err(Error::Conflict(format!(
-            "Conflict: update {id} is not running (status {})",
-            j.status
-        ))
-        .into()),
+        // Queued, or running on another replica: asked for through the database.
+        None => match state.store.request_cancel(&id).await? {
+            Some(status) => {
+                tracing::info!(job = %id, status, "cancel asked for");
+                Ok((
+                    StatusCode::ACCEPTED,
+                    Json(json!({"updateId": id, "status": status})),
+                )
+                    .into_response())
+            }
+            None => Err(Error::Conflict(format!(
+                "Conflict: update {id} is not running (status {})",
+                j.status
+            ))
+            .into()),
+        },
     }
 }
 
@@ -779,5 +808,5 @@ pub async fn destroy(
             ..JobEnd::default()
         })
     });
-    Ok(accepted(&g.name, &stack, &id, "destroy"))
+    Ok(accepted(&g.name, &stack, &id, "destroy", "running"))
 }

@@ -165,6 +165,8 @@ pub struct Jobs {
     live: Mutex<HashMap<String, Arc<Job>>>,
     shutting_down: AtomicBool,
     tracker: TaskTracker,
+    /// Wakes this replica's claimer ([`super::queue`]) when a job was queued here.
+    pub(super) queued: tokio::sync::Notify,
 }
 
 /// A library error's text for a client or the record: secrets given in the request
@@ -211,6 +213,7 @@ impl Jobs {
             live: Default::default(),
             shutting_down: AtomicBool::new(false),
             tracker: TaskTracker::new(),
+            queued: tokio::sync::Notify::new(),
         }
     }
 
@@ -240,6 +243,50 @@ impl Jobs {
         {
             return Err(ApiError::Busy(running));
         }
+        Ok(self.adopt(&id, program, stack, kind))
+    }
+
+    /// Queues a job of `kind` on `program`'s `stack` for `user` with its `request` (JSON),
+    /// for this replica or any other to claim and run ([`super::queue`]): 409 (with the
+    /// unfinished job's id) while the stack has another, 503 once the server is stopping.
+    /// Returns the job's id.
+    pub async fn enqueue(
+        &self,
+        program: &str,
+        stack: &str,
+        kind: &str,
+        user: &str,
+        request: &str,
+    ) -> Result<String, ApiError> {
+        if self.shutting_down.load(Ordering::SeqCst) {
+            return Err(
+                Error::Unavailable("Service Unavailable: the server is stopping".into()).into(),
+            );
+        }
+        let id = crate::crypto::new_id();
+        if let Some(running) = self
+            .state
+            .store
+            .insert_queued_job(&id, program, stack, kind, user, request)
+            .await?
+        {
+            return Err(ApiError::Busy(running));
+        }
+        self.queued.notify_one();
+        Ok(id)
+    }
+
+    /// The number of jobs this replica runs now.
+    pub fn running(&self) -> usize {
+        self.live.lock().map(|l| l.len()).unwrap_or(usize::MAX)
+    }
+
+    /// Makes job `id`, claimed by this replica in the database, one this replica runs:
+    /// kept in memory for live readers, its events written to the database as they come
+    /// (where a reader that joins after its end, or on another replica, finds them), and a
+    /// cancel asked for through another replica honoured.
+    pub fn adopt(&self, id: &str, program: &str, stack: &str, kind: &str) -> Arc<Job> {
+        let id = id.to_owned();
         let (changed, _) = watch::channel(0);
         let job = Arc::new(Job {
             id: id.clone(),
@@ -259,8 +306,20 @@ impl Jobs {
             let (job, state) = (job.clone(), self.state.clone());
             let mut rx = job.subscribe();
             self.tracker.spawn(async move {
+                let mut asked = std::time::Instant::now();
                 loop {
                     flush(&state, &job).await;
+                    // A cancel asked for through another replica, looked for twice a second.
+                    if !job.cancel.is_cancelled()
+                        && asked.elapsed() >= Duration::from_millis(500)
+                        && {
+                            asked = std::time::Instant::now();
+                            state.store.cancel_requested(&job.id).await.unwrap_or(false)
+                        }
+                    {
+                        tracing::info!(job = %job.id, "cancelling the operation, as asked through another replica (SIGINT first)");
+                        job.cancel.cancel();
+                    }
                     if job.read(i64::MAX).1.is_some() {
                         break;
                     }
@@ -269,7 +328,7 @@ impl Jobs {
                 }
             });
         }
-        Ok(job)
+        job
     }
 
     /// The server's state.

@@ -19,6 +19,7 @@ pub mod burn;
 pub mod handlers;
 pub mod jobs;
 pub mod prepare;
+pub mod queue;
 pub mod sse;
 pub mod validate;
 
@@ -286,6 +287,7 @@ pub fn start(
             Ok(p) => {
                 tracing::info!(programs = ?p.programs.keys().collect::<Vec<_>>(), "programs ready");
                 let _ = state.programs.set(p.clone());
+                tokio::spawn(queue::claim_loop(p.clone(), state.clone()));
                 tokio::spawn(prepare::reap_loop(p, state));
             }
             Err(e) => {

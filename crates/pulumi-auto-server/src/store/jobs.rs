@@ -101,7 +101,6 @@ impl Store {
     /// Records a new job, `running` and claimed by `replica`. Returns the id of the
     /// unfinished job that holds the stack instead when there is one (burns, on stacks of
     /// their own, never conflict).
-    #[allow(clippy::too_many_arguments)]
     pub async fn insert_running_job(
         &self,
         id: &str,
@@ -111,22 +110,61 @@ impl Store {
         requested_by: &str,
         replica: &str,
     ) -> Result<Option<String>> {
+        self.insert_job(id, program, stack, kind, requested_by, Some(replica), None)
+            .await
+    }
+
+    /// Records a new job, `queued` with its `request` (JSON) for any replica to claim
+    /// ([`Store::claim_queued_job`]). Returns the id of the unfinished job that holds the
+    /// stack instead when there is one.
+    pub async fn insert_queued_job(
+        &self,
+        id: &str,
+        program: &str,
+        stack: &str,
+        kind: &str,
+        requested_by: &str,
+        request: &str,
+    ) -> Result<Option<String>> {
+        self.insert_job(id, program, stack, kind, requested_by, None, Some(request))
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn insert_job(
+        &self,
+        id: &str,
+        program: &str,
+        stack: &str,
+        kind: &str,
+        requested_by: &str,
+        replica: Option<&str>,
+        request: Option<&str>,
+    ) -> Result<Option<String>> {
+        let status = if replica.is_some() {
+            "running"
+        } else {
+            "queued"
+        };
         for _ in 0..5 {
             let inserted = {
                 let _w = self.write_lock().await;
                 let t = now_ms();
                 sqlx::query(
                     "INSERT INTO program_jobs (id, program, stack, kind, status, requested_by, \
-                     created, claimed_by, started) \
-                     VALUES ($1, $2, $3, $4, 'running', $5, $6, $7, $6) ON CONFLICT DO NOTHING",
+                     created, claimed_by, started, request) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
                 )
                 .bind(id)
                 .bind(program)
                 .bind(stack)
                 .bind(kind)
+                .bind(status)
                 .bind(requested_by)
                 .bind(t)
                 .bind(replica)
+                .bind(replica.map(|_| t))
+                .bind(request)
                 .execute(&self.pool)
                 .await?
                 .rows_affected()
@@ -151,6 +189,99 @@ impl Store {
         Err(crate::error::Error::Unavailable(
             "Service Unavailable: the stack's operations change too fast; try again".into(),
         ))
+    }
+
+    /// Claims the oldest queued job of one of `programs` for replica `me`: it becomes
+    /// `running`, claimed by `me`. On PostgreSQL the row is taken `FOR UPDATE SKIP LOCKED`,
+    /// so replicas claiming at once take different jobs; on both databases the conditional
+    /// update makes each job claimed once. Returns the job and its request (JSON).
+    pub async fn claim_queued_job(
+        &self,
+        me: &str,
+        programs: &[String],
+    ) -> Result<Option<(JobRow, Option<String>)>> {
+        if programs.is_empty() {
+            return Ok(None);
+        }
+        let _w = self.write_lock().await;
+        let mut tx = self.pool.begin().await?;
+        let lock = match self.kind {
+            DbKind::Postgres => " FOR UPDATE SKIP LOCKED",
+            DbKind::Sqlite => "",
+        };
+        let params: Vec<String> = (1..=programs.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT {JOB_COLS}, request FROM program_jobs WHERE status = 'queued' \
+             AND program IN ({}) ORDER BY created LIMIT 1{lock}",
+            params.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for p in programs {
+            q = q.bind(p);
+        }
+        let Some(row) = q.fetch_optional(&mut *tx).await? else {
+            tx.commit().await?;
+            return Ok(None);
+        };
+        let mut job = job_from_row(&row)?;
+        let request: Option<String> = row.try_get(12)?;
+        let t = now_ms();
+        let r = sqlx::query(
+            "UPDATE program_jobs SET status = 'running', claimed_by = $1, started = $2 \
+             WHERE id = $3 AND status = 'queued'",
+        )
+        .bind(me)
+        .bind(t)
+        .bind(&job.id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        if r.rows_affected() != 1 {
+            return Ok(None);
+        }
+        job.status = "running".into();
+        job.started = Some(t);
+        Ok(Some((job, request)))
+    }
+
+    /// Asks for a job's cancel, for a cancel request that reached another replica than
+    /// the one running it: a queued job is cancelled at once (`Some("cancelled")`), a
+    /// running one marked for its replica to cancel (`Some("cancelling")`); `None` when it
+    /// had already ended.
+    pub async fn request_cancel(&self, id: &str) -> Result<Option<&'static str>> {
+        let _w = self.write_lock().await;
+        let t = now_ms();
+        let queued = sqlx::query(
+            "UPDATE program_jobs SET status = 'cancelled', ended = $1, \
+             error = 'cancelled before it started' WHERE id = $2 AND status = 'queued'",
+        )
+        .bind(t)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        if queued.rows_affected() == 1 {
+            return Ok(Some("cancelled"));
+        }
+        let running = sqlx::query(
+            "UPDATE program_jobs SET cancel_requested = $1 WHERE id = $2 AND status = 'running'",
+        )
+        .bind(t)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok((running.rows_affected() == 1).then_some("cancelling"))
+    }
+
+    /// Whether a cancel of job `id` was asked for through another replica.
+    pub async fn cancel_requested(&self, id: &str) -> Result<bool> {
+        let row = sqlx::query("SELECT cancel_requested FROM program_jobs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(r) => r.try_get::<Option<i64>, _>(0)?.is_some(),
+            None => false,
+        })
     }
 
     /// Registers (or renews) this replica's heartbeat row.
@@ -241,8 +372,8 @@ impl Store {
         };
         let rows = sqlx::query(&format!(
             "SELECT {JOB_COLS} FROM program_jobs WHERE status IN ('queued', 'running') \
-             AND (claimed_by IS NULL OR claimed_by <> $1) AND (claimed_by IS NULL OR claimed_by \
-             NOT IN (SELECT id FROM replicas WHERE heartbeat >= $2)) ORDER BY created{lock}"
+             AND claimed_by IS NOT NULL AND claimed_by <> $1 AND claimed_by \
+             NOT IN (SELECT id FROM replicas WHERE heartbeat >= $2) ORDER BY created{lock}"
         ))
         .bind(me)
         .bind(cutoff)

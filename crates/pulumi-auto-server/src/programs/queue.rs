@@ -1,0 +1,50 @@
+//! The queue of the custom API's update, preview and refresh requests. A request is
+//! recorded `queued` with its parameters ([`super::jobs::Jobs::enqueue`]); every replica
+//! claims queued jobs of the programs it serves (the oldest first, `FOR UPDATE SKIP
+//! LOCKED` on PostgreSQL, so replicas claiming at once take different ones) while it runs
+//! fewer than its `--max-jobs`, and runs each through the library. The replica that took
+//! the request is woken at once; the others look every [`POLL`]. A replica at its limit
+//! (or started with `--max-jobs 0`, taking requests but running none) leaves the queue to
+//! the others; a request whose replica dies before any claim stays queued for a survivor.
+//! Destroys and burns are not queued: a destroy's previewed plan and a burn's answer live
+//! in the memory of the replica that took the request.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::Programs;
+use crate::api::AppState;
+
+/// How often a replica looks for queued jobs when nothing woke it.
+pub const POLL: Duration = Duration::from_millis(300);
+
+/// Claims and runs queued jobs until the server stops.
+pub(super) async fn claim_loop(p: Arc<Programs>, state: Arc<AppState>) {
+    let names: Vec<String> = p.programs.keys().cloned().collect();
+    loop {
+        while !p.jobs.stopping() && p.jobs.running() < crate::replica::max_jobs() {
+            match state
+                .store
+                .claim_queued_job(crate::replica::id(), &names)
+                .await
+            {
+                Ok(Some((row, request))) => {
+                    tracing::info!(job = %row.id, kind = %row.kind, program = %row.program, stack = %row.stack, "claimed a queued operation");
+                    super::handlers::run_claimed(&p, row, request).await;
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming a queued operation failed");
+                    break;
+                }
+            }
+        }
+        if p.jobs.stopping() {
+            return;
+        }
+        tokio::select! {
+            _ = p.jobs.queued.notified() => {}
+            _ = tokio::time::sleep(POLL) => {}
+        }
+    }
+}
