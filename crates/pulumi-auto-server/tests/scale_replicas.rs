@@ -224,7 +224,7 @@ fn concurrent_updates_across_replicas_run_one_per_stack_with_live_events_and_web
                 s.spawn(move || {
                     let path =
                         format!("/api/programs/slow/stacks/s{stack}/updates/{id}/events/stream");
-                    let mut first = Sse::open(&rs[(runner + 1) % 3].url, &path, None);
+                    let mut first = Sse::open_at(&rs[(runner + 1) % 3].url, &path, None);
                     let mut seen = Vec::new();
                     let mut first_at = 0;
                     while seen.len() < 3 {
@@ -240,7 +240,7 @@ fn concurrent_updates_across_replicas_run_one_per_stack_with_live_events_and_web
                     }
                     drop(first);
                     let last = seen.iter().rev().find_map(|e| e.id);
-                    let mut resumed = Sse::open(&rs[(runner + 2) % 3].url, &path, last);
+                    let mut resumed = Sse::open_at(&rs[(runner + 2) % 3].url, &path, last);
                     seen.extend(resumed.rest());
                     (*stack, id.clone(), first_at, seen)
                 })

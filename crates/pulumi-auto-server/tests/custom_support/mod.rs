@@ -240,7 +240,7 @@ pub fn eventually(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
 }
 
 /// One Server-Sent Event.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SseEvent {
     pub id: Option<i64>,
     pub event: String,
@@ -255,19 +255,24 @@ pub struct SseStream {
 impl SseStream {
     /// Opens `path` with the admin token, resuming after `last` when given.
     pub fn open(s: &Served, path: &str, last: Option<i64>) -> SseStream {
+        Self::open_at(&s.server.url, path, last)
+    }
+
+    /// … on the server at `base` (a replica of several).
+    pub fn open_at(base: &str, path: &str, last: Option<i64>) -> SseStream {
         let client = reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(300))
             .build()
             .unwrap();
         let mut r = client
-            .get(format!("{}{path}", s.server.url))
+            .get(format!("{base}{path}"))
             .header("Authorization", format!("token {ADMIN_TOKEN}"))
             .header("Accept", "text/event-stream");
         if let Some(n) = last {
             r = r.header("Last-Event-ID", n.to_string());
         }
         let resp = r.send().unwrap();
-        assert_eq!(resp.status().as_u16(), 200);
+        assert_eq!(resp.status().as_u16(), 200, "SSE {path}");
         let ct = resp.headers()["content-type"].to_str().unwrap().to_owned();
         assert!(ct.starts_with("text/event-stream"), "{ct}");
         use std::io::BufRead;
@@ -307,5 +312,14 @@ impl SseStream {
             }
         }
         None
+    }
+
+    /// Every event up to the end of the stream.
+    pub fn rest(&mut self) -> Vec<SseEvent> {
+        let mut out = Vec::new();
+        while let Some(e) = self.next_event() {
+            out.push(e);
+        }
+        out
     }
 }

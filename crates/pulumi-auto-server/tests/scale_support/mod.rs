@@ -244,82 +244,10 @@ pub fn program_args(root: &Path, programs: &[&str], heartbeat_secs: u32) -> Vec<
     args
 }
 
-/// One Server-Sent Event.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SseEvent {
-    pub id: Option<i64>,
-    pub event: String,
-    pub data: String,
-}
-
-/// An open SSE stream.
-pub struct Sse {
-    lines: std::io::Lines<BufReader<reqwest::blocking::Response>>,
-}
-
-impl Sse {
-    /// Opens `path` on `base` with the admin token, resuming after `last` when given.
-    pub fn open(base: &str, path: &str, last: Option<i64>) -> Sse {
-        let client = reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(300))
-            .build()
-            .unwrap();
-        let mut r = client
-            .get(format!("{base}{path}"))
-            .header("Authorization", format!("token {ADMIN_TOKEN}"))
-            .header("Accept", "text/event-stream");
-        if let Some(n) = last {
-            r = r.header("Last-Event-ID", n.to_string());
-        }
-        let resp = r.send().unwrap();
-        assert_eq!(resp.status().as_u16(), 200, "SSE {path}");
-        Sse {
-            lines: BufReader::new(resp).lines(),
-        }
-    }
-
-    /// The next event, `None` at the end of the stream.
-    pub fn next_event(&mut self) -> Option<SseEvent> {
-        let mut ev = SseEvent::default();
-        let mut any = false;
-        for line in self.lines.by_ref() {
-            let line = line.ok()?;
-            if line.is_empty() {
-                if any {
-                    return Some(ev);
-                }
-                continue;
-            }
-            if line.starts_with(':') {
-                continue;
-            }
-            any = true;
-            let (field, value) = line.split_once(':').unwrap_or((&line, ""));
-            let value = value.strip_prefix(' ').unwrap_or(value);
-            match field {
-                "id" => ev.id = value.parse().ok(),
-                "event" => ev.event = value.to_owned(),
-                "data" => {
-                    if !ev.data.is_empty() {
-                        ev.data.push('\n');
-                    }
-                    ev.data.push_str(value);
-                }
-                _ => {}
-            }
-        }
-        None
-    }
-
-    /// Every event up to the end of the stream.
-    pub fn rest(&mut self) -> Vec<SseEvent> {
-        let mut out = Vec::new();
-        while let Some(e) = self.next_event() {
-            out.push(e);
-        }
-        out
-    }
-}
+/// Server-Sent Events, read as the custom API's tests read them (not every test binary
+/// reads them).
+#[allow(unused_imports)]
+pub use crate::custom_support::{SseEvent, SseStream as Sse};
 
 /// Waits up to `secs` for `f` to hold.
 pub fn eventually(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
