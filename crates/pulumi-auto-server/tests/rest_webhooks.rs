@@ -212,8 +212,18 @@ fn deliveries_for_cli_events_signed_retried_and_logged() {
     }
 
     // The first delivery got a 500 and was retried: both attempts are in the log.
-    let log = block(c.webhook_deliveries("organization", &signed.name)).unwrap();
-    let log_plain = block(c.webhook_deliveries("organization", &plain.name)).unwrap();
+    // A delivery is logged once its answer is in, after the receiver saw it:
+    // wait until every attempt the receiver saw is in the log.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (log, log_plain) = loop {
+        let seen = got.lock().unwrap().len();
+        let log = block(c.webhook_deliveries("organization", &signed.name)).unwrap();
+        let log_plain = block(c.webhook_deliveries("organization", &plain.name)).unwrap();
+        if log.len() + log_plain.len() >= seen || Instant::now() > deadline {
+            break (log, log_plain);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     let all: Vec<_> = log.iter().chain(log_plain.iter()).collect();
     let failed: Vec<_> = all.iter().filter(|d| d.response_code == 500).collect();
     assert_eq!(failed.len(), 1, "{all:?}");
