@@ -93,7 +93,7 @@ $deep_stack")")
 names+=("get stack");                         urls+=("$s/proj-001/stack-00001")
 names+=("events, short update (all $((events / stacks)) events)")
 urls+=("$s/proj-001/stack-00001/update/$smallid/events")
-names+=("events, long update, first page of 1,000"); urls+=("$s/proj-000/stack-00000/update/$bigid/events")
+names+=("events, long update, first page"); urls+=("$s/proj-000/stack-00000/update/$bigid/events")
 names+=("events, long update, a page at event $((big * 3 / 4))")
 urls+=("$s/proj-000/stack-00000/update/$bigid/events?continuationToken=$((big * 3 / 4))")
 
@@ -129,7 +129,7 @@ done
   echo '```'
   for q in \
     "SELECT s.id FROM stacks s JOIN organizations o ON o.id = s.org_id WHERE s.org_id = 'x' AND s.project = 'p' AND s.name = 'n'" \
-    "SELECT seq, body FROM engine_events WHERE update_id = 'u' AND seq > 150000 ORDER BY seq LIMIT 1000" \
+    "SELECT seq, body FROM engine_events WHERE update_id = 'u' AND seq > 150000 ORDER BY seq LIMIT 100" \
     "SELECT id FROM updates WHERE id = 'u' AND stack_id = 's'" \
     "SELECT s.id FROM stacks s JOIN organizations o ON o.id = s.org_id JOIN org_members m ON m.org_id = s.org_id WHERE m.user_id = 'u' AND (m.role = 'admin' OR EXISTS (SELECT 1 FROM team_stack_permissions p JOIN team_members tm ON tm.team_id = p.team_id WHERE p.stack_id = s.id AND tm.user_id = m.user_id)) ORDER BY o.name, s.project, s.name LIMIT 500"; do
     echo "$q"

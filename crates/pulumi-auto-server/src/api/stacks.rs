@@ -91,6 +91,9 @@ pub(crate) async fn stack_of(
 ) -> Result<(Org, StackRow)> {
     check_name("project", project)?;
     check_name("stack", stack)?;
+    if let Some(found) = crate::rest::take_found(user, org, project, stack) {
+        return Ok(found);
+    }
     let o = org_of(state, user, org).await?;
     let s = state
         .store

@@ -633,7 +633,9 @@ pub struct EventsQuery {
     continuation_token: Option<String>,
 }
 
-const EVENT_PAGE: i64 = 1000;
+/// Events a page (about 50 KB of the CLI's events): small enough that a page answers within
+/// milliseconds under load, wherever it starts (docs/benchmarks.md).
+const EVENT_PAGE: i64 = 100;
 
 /// GET …/{kind}/{update}/events: the stored events in order, a page at a time.
 #[utoipa::path(

@@ -20,6 +20,7 @@ use utoipa_axum::routes;
 
 use crate::openapi::ApiRoutes;
 
+pub(crate) use access::take_found;
 pub use access::{Need, authorize, need};
 pub use audit::{AuditUser, event_name, record};
 pub use webhooks::{HookQueue, stack_event, start as start_webhook_delivery, update_event};

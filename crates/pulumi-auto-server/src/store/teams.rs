@@ -3,7 +3,7 @@
 
 use sqlx::Row;
 
-use super::{Org, StackRow, Store, User, now};
+use super::{Org, STACK_COLS, StackRow, Store, User, now, stack_from_row};
 use crate::crypto;
 use crate::error::{Error, Result};
 
@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 pub const PERMISSION_ADMIN: i64 = 103;
 
 /// What a user may do in an organization and with one of its stacks.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Access {
     /// The user's role in the organization (`admin`, `member`), `None` if no member.
     pub role: Option<String>,
@@ -20,6 +20,10 @@ pub struct Access {
     /// The user's permission on the stack: 103 for an admin, the highest of their teams'
     /// otherwise, 0 for none.
     pub permission: i64,
+    /// The organization and the stack's row when the stack was found by its current name
+    /// in the organization the caller named (not through a former name): what the
+    /// handler would read next, read here in the same query as its id.
+    pub found: Option<(Org, StackRow)>,
 }
 
 /// A member of an organization.
@@ -80,6 +84,7 @@ impl Store {
                 role: None,
                 stack_exists: false,
                 permission: 0,
+                found: None,
             });
         };
         let org_id: String = row.try_get(0)?;
@@ -89,17 +94,23 @@ impl Store {
                 permission: if role == "admin" { PERMISSION_ADMIN } else { 0 },
                 role: Some(role),
                 stack_exists: false,
+                found: None,
             });
         };
-        let mut stack_id: Option<String> =
-            sqlx::query("SELECT id FROM stacks WHERE org_id = $1 AND project = $2 AND name = $3")
-                .bind(&org_id)
-                .bind(project)
-                .bind(name)
-                .fetch_optional(&self.pool)
-                .await?
-                .map(|r| r.try_get(0))
-                .transpose()?;
+        let sql = format!(
+            "SELECT {STACK_COLS} FROM stacks s JOIN organizations o ON o.id = s.org_id \
+             WHERE s.org_id = $1 AND s.project = $2 AND s.name = $3"
+        );
+        let found: Option<StackRow> = sqlx::query(&sql)
+            .bind(&org_id)
+            .bind(project)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(stack_from_row)
+            .transpose()?;
+        let mut stack_id = found.as_ref().map(|s| s.id.clone());
         // Found by its name in the organization the path names: that is its organization.
         let by_alias = stack_id.is_none();
         if by_alias {
@@ -119,6 +130,7 @@ impl Store {
                 role: Some(role),
                 stack_exists: false,
                 permission: 0,
+                found: None,
             });
         };
         // A former name (a rename, a transfer) may lead to a stack that is now in another
@@ -166,6 +178,15 @@ impl Store {
             role: Some(role),
             stack_exists: true,
             permission,
+            found: found.map(|s| {
+                (
+                    Org {
+                        id: org_id,
+                        name: s.org.clone(),
+                    },
+                    s,
+                )
+            }),
         })
     }
 
