@@ -19,6 +19,7 @@ use crate::error::{CONCURRENT_UPDATE, Error, Result, STACK_HAS_RESOURCES};
 mod audit;
 mod deltas;
 mod jobs;
+mod plans;
 mod stack_admin;
 mod teams;
 mod usage;

@@ -5,6 +5,8 @@
 //!   first, and a cancel sent to the first stops the update running on the second.
 //! - On one server (both databases), a queued operation nobody claims holds its stack (a
 //!   second one is the 409 naming it), and its cancel ends it at once, freeing the stack.
+//! - On one real PostgreSQL, a destroy previewed through one replica is confirmed through
+//!   another, which runs it; its plan is taken once, and an expired plan destroys nothing.
 
 mod common;
 mod custom_support;
@@ -143,6 +145,81 @@ fn a_replica_without_room_leaves_its_requests_to_another_and_cancels_through_the
         Some(json!({})),
     );
     assert_eq!(st, 202, "{body}");
+}
+
+#[test]
+fn a_destroy_previewed_on_one_replica_is_confirmed_on_another() {
+    let db = fresh_database("plans");
+    let root = tempfile::tempdir().unwrap();
+    let out = root.path().join("out");
+    let args = program_args(root.path(), &["slow"], 3);
+    let a = Replica::start(root.path(), "a", &db, &args);
+    let b = Replica::start(root.path(), "b", &db, &args);
+    a.wait_ready();
+    b.wait_ready();
+    let dir = put_slow(&a, &out, "d1", 2, 0);
+    let v = a.expect(
+        202,
+        "POST",
+        "/api/programs/slow/stacks/d1/update",
+        Some(json!({})),
+    );
+    let id = v["updateId"].as_str().unwrap().to_owned();
+    let end = wait_status(&a, "d1", &id, 180, |s| s != "queued" && s != "running");
+    assert_eq!(end["status"], "succeeded", "{end}");
+    assert_eq!(names_in(Path::new(&dir)).len(), 2, "{dir}");
+
+    let preview = |r: &Replica| {
+        let v = r.expect(
+            200,
+            "POST",
+            "/api/programs/slow/stacks/d1/destroy-preview",
+            None,
+        );
+        assert!(
+            v["deletions"].as_array().is_some_and(|d| d.len() >= 2),
+            "{v}"
+        );
+        v["planId"].as_str().unwrap().to_owned()
+    };
+    let confirm = |r: &Replica, plan: &str| {
+        r.call(
+            "POST",
+            "/api/programs/slow/stacks/d1/destroy",
+            Some(json!({"planId": plan, "confirm": "d1"})),
+        )
+    };
+    let plan = preview(&a);
+    // An expired plan (made over 15 minutes ago) is refused; nothing is destroyed.
+    let old = preview(&a);
+    let aged = query(
+        &db,
+        &format!("UPDATE destroy_plans SET made = made - 901 WHERE id = '{old}' RETURNING id"),
+    );
+    assert_eq!(aged.len(), 1, "{aged:?}");
+    let (st, body) = confirm(&b, &old);
+    assert_eq!(st, 409, "{body}");
+    assert!(body.contains("unknown or expired planId"), "{body}");
+    assert_eq!(names_in(Path::new(&dir)).len(), 2, "{dir}");
+
+    // The plan made through A, confirmed through B: B runs the destroy.
+    let (st, body) = confirm(&b, &plan);
+    assert_eq!(st, 202, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let id = v["updateId"].as_str().unwrap().to_owned();
+    let end = wait_status(&b, "d1", &id, 180, |s| s != "queued" && s != "running");
+    assert_eq!(end["status"], "succeeded", "{end}");
+    assert!(names_in(Path::new(&dir)).is_empty(), "{dir}");
+    let claimer = query(
+        &db,
+        &format!("SELECT claimed_by FROM program_jobs WHERE id = '{id}'"),
+    );
+    assert_eq!(claimer, vec![vec![Some(b.id.clone())]], "{claimer:?}");
+    // Taken once: the same plan id through either replica is refused.
+    for r in [&a, &b] {
+        let (st, body) = confirm(r, &plan);
+        assert_eq!(st, 409, "{body}");
+    }
 }
 
 on_both_databases! {

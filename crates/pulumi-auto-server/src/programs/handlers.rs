@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::Json;
 use axum::body::Body;
@@ -18,10 +17,11 @@ use serde_json::{Value, json};
 use super::authz::{Action, On, allow, missing_stack, readable_stacks};
 use super::jobs::{ApiError, end_of};
 use super::validate::{self, ConfigInput};
-use super::{PLAN_TTL, PendingPlan, Program, Programs, lib_error};
+use super::{PLAN_TTL, Program, Programs, lib_error};
 use crate::api::{AppState, Auth, parse_json, read_body};
 use crate::error::Error;
 use crate::store::{JobEnd, JobRow};
+use pulumi_auto::DestroyPlan;
 
 /// The result of every handler.
 pub type Res = Result<Response, ApiError>;
@@ -601,6 +601,11 @@ pub async fn cancel_update(
     }
 }
 
+/// Plans made before this (seconds since the epoch) have expired.
+fn plans_expired_before() -> i64 {
+    crate::store::now() - PLAN_TTL.as_secs() as i64
+}
+
 /// `POST …/stacks/{stack}/destroy-preview`: what a destroy would delete, and the plan id
 /// a destroy must name (valid 15 minutes, once).
 #[utoipa::path(
@@ -643,18 +648,12 @@ pub async fn destroy_preview(
     let plan = res?;
     let deletions = serde_json::to_value(plan.deletions()).unwrap_or(Value::Null);
     let plan_id = crate::crypto::new_id();
-    if let Ok(mut plans) = p.plans.lock() {
-        plans.retain(|_, v| v.made.elapsed() < PLAN_TTL);
-        plans.insert(
-            plan_id.clone(),
-            PendingPlan {
-                program: g.name.clone(),
-                stack: stack.clone(),
-                plan,
-                made: Instant::now(),
-            },
-        );
-    }
+    let text = serde_json::to_string(&plan)
+        .map_err(|e| Error::Internal(format!("cannot keep the destroy plan: {e}")))?;
+    state
+        .store
+        .put_destroy_plan(&plan_id, &g.name, &stack, &text, plans_expired_before())
+        .await?;
     Ok(Json(json!({
         "planId": plan_id,
         "stack": stack,
@@ -711,19 +710,12 @@ pub async fn destroy(
         ))
         .into());
     }
-    let pending = {
-        let mut plans = p
-            .plans
-            .lock()
-            .map_err(|_| Error::Internal("internal error".into()))?;
-        plans.retain(|_, v| v.made.elapsed() < PLAN_TTL);
-        match plans.get(&req.plan_id) {
-            Some(v) if v.program == g.name && v.stack == stack => plans.remove(&req.plan_id),
-            Some(_) => None,
-            None => None,
-        }
-    };
-    let Some(pending) = pending else {
+    // In the database: the preview may have reached another replica. Taken once.
+    let kept = state
+        .store
+        .take_destroy_plan(&req.plan_id, &g.name, &stack, plans_expired_before())
+        .await?;
+    let Some(plan) = kept.and_then(|text| serde_json::from_str::<DestroyPlan>(&text).ok()) else {
         return Err(Error::Conflict(
             "Conflict: unknown or expired planId for this stack: run destroy-preview first; nothing was destroyed".into(),
         )
@@ -784,8 +776,7 @@ pub async fn destroy(
             return Err(Error::Conflict(msg).into());
         }
     }
-    let approval = pending
-        .plan
+    let approval = plan
         .approve(req.confirm.clone())
         .override_protection(req.override_protection);
     let (sink, tok) = (job.sink(), job.cancel.clone());

@@ -23,13 +23,12 @@ pub mod queue;
 pub mod sse;
 pub mod validate;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
 
 use pulumi_auto::cli::PulumiCommand;
-use pulumi_auto::{DestroyPlan, LocalWorkspace, Stack};
+use pulumi_auto::{LocalWorkspace, Stack};
 
 use crate::api::AppState;
 use crate::error::{Error, Result};
@@ -114,18 +113,6 @@ pub struct Program {
     pub burn: PathBuf,
 }
 
-/// A destroy preview waiting for its confirmation.
-pub struct PendingPlan {
-    /// The program.
-    pub program: String,
-    /// The stack.
-    pub stack: String,
-    /// The plan.
-    pub plan: DestroyPlan,
-    /// When it was made.
-    pub made: Instant,
-}
-
 /// How long a destroy preview's plan id stays valid.
 pub const PLAN_TTL: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
@@ -147,8 +134,6 @@ pub struct Programs {
     pub programs: BTreeMap<String, Program>,
     /// The jobs.
     pub jobs: Arc<jobs::Jobs>,
-    /// Destroy previews by plan id.
-    pub plans: Mutex<HashMap<String, PendingPlan>>,
     /// This server's instance id (who claimed a job).
     pub instance: String,
 }

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use pulumi_auto::cli::PulumiCommand;
 use pulumi_auto::ephemeral::{LedgerEntry, SweepOptions, sweep, sweep_ledger};
@@ -172,7 +172,6 @@ pub(super) async fn prepare(
         pulumi,
         programs: BTreeMap::new(),
         jobs: Arc::new(jobs::Jobs::new(state.clone())),
-        plans: Mutex::new(Default::default()),
         instance: crate::replica::id().to_owned(),
     };
     for (name, source) in &list {

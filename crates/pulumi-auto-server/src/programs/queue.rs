@@ -6,8 +6,9 @@
 //! the request is woken at once; the others look every [`POLL`]. A replica at its limit
 //! (or started with `--max-jobs 0`, taking requests but running none) leaves the queue to
 //! the others; a request whose replica dies before any claim stays queued for a survivor.
-//! Destroys and burns are not queued: a destroy's previewed plan and a burn's answer live
-//! in the memory of the replica that took the request.
+//! Destroys and burns are not queued: a confirmed destroy runs where its confirmation
+//! arrived (the previewed plan is in the database, `destroy_plans`, for any replica to
+//! take), and a burn's answer goes back on the request waiting for it.
 
 use std::sync::Arc;
 use std::time::Duration;
