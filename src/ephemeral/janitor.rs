@@ -27,6 +27,9 @@ pub struct SweepOptions {
     pub min_age: Duration,
     /// Only list what would be removed.
     pub dry_run: bool,
+    /// Only stacks made by this run (their tag's
+    /// [`run_id`](super::EphemeralStackBuilder::run_id)); every run's by default.
+    pub run_id: Option<String>,
 }
 
 impl Default for SweepOptions {
@@ -34,6 +37,7 @@ impl Default for SweepOptions {
         SweepOptions {
             min_age: Duration::from_secs(3600),
             dry_run: false,
+            run_id: None,
         }
     }
 }
@@ -50,6 +54,13 @@ impl SweepOptions {
         self.dry_run = on;
         self
     }
+
+    /// Only stacks made by the run `id` (for example the run of a process known to be
+    /// gone, whose stacks are to be removed at once while other runs' are left alone).
+    pub fn run_id(mut self, id: impl Into<String>) -> Self {
+        self.run_id = Some(id.into());
+        self
+    }
 }
 
 /// Why the janitor left an ephemeral stack alone.
@@ -64,6 +75,8 @@ pub enum SkipReason {
     OwnerRunning,
     /// It is also tagged protected.
     Protected,
+    /// Made by another run than [`SweepOptions::run_id`].
+    OtherRun,
     /// A dry run.
     DryRun,
 }
@@ -92,6 +105,8 @@ pub fn sweep_decision(
 ) -> Option<SkipReason> {
     if is_live_here(name) {
         Some(SkipReason::LiveHere)
+    } else if opts.run_id.as_ref().is_some_and(|r| *r != tag.run_id) {
+        Some(SkipReason::OtherRun)
     } else if protected {
         Some(SkipReason::Protected)
     } else if tag.age(now) < opts.min_age {
@@ -324,6 +339,28 @@ mod tests {
     use super::super::guard::set_live;
     use super::super::tag::test_tag as tag;
     use super::*;
+
+    #[test]
+    fn a_run_filter_leaves_other_runs_alone() {
+        let now = UNIX_EPOCH + Duration::from_secs(10_000);
+        let other_pid = std::process::id().wrapping_add(1);
+        let t = tag(9_999, other_pid, "h");
+        let never = |_| false;
+        let only = |r: &str| SweepOptions::default().min_age(Duration::ZERO).run_id(r);
+        assert_eq!(
+            sweep_decision("x-1", &t, false, now, &only("r"), "h", never),
+            None
+        );
+        assert_eq!(
+            sweep_decision("x-1", &t, false, now, &only("another"), "h", never),
+            Some(SkipReason::OtherRun)
+        );
+        // The other rules still hold for the run's own stacks.
+        assert_eq!(
+            sweep_decision("x-1", &t, true, now, &only("r"), "h", never),
+            Some(SkipReason::Protected)
+        );
+    }
 
     #[test]
     fn decisions() {

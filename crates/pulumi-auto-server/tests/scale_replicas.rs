@@ -8,6 +8,8 @@
 //! - A replica SIGKILLed at a random moment of an update, 10 times: a survivor fails its
 //!   job with the reason within the heartbeat timeout and repairs the stack; every stack
 //!   takes a new update afterwards; no acknowledged job is lost.
+//! - A replica SIGKILLed during a burn: a survivor fails the burn and tears down its
+//!   ephemeral stack (resources and stack gone) without waiting for a restart.
 
 mod common;
 mod custom_support;
@@ -496,6 +498,97 @@ fn a_killed_replicas_jobs_are_failed_and_repaired_by_the_survivors() {
             .unwrap_or(0) as u32;
         assert_eq!(files, 1 + rounds, "stack {st}");
     }
+}
+
+#[test]
+fn a_killed_replicas_burn_is_torn_down_by_a_survivor() {
+    let _heavy = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let db = fresh_database("burnkill");
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("out").join("burn");
+    let args = program_args(root.path(), &["slow"], HEARTBEAT);
+    let mut a = Replica::start(root.path(), "a", &db, &args);
+    let b = Replica::start(root.path(), "b", &db, &args);
+    a.wait_ready();
+    b.wait_ready();
+    // A burn on A: its first file at once, the second four seconds later.
+    let (url, body) = (
+        a.url.clone(),
+        json!({"config": {"dir": dir.display().to_string(), "count": 2, "delay": 0, "stagger": 4}}),
+    );
+    let burn = std::thread::spawn(move || {
+        reqwest::blocking::Client::new()
+            .post(format!("{url}/api/programs/slow/burn"))
+            .header("Authorization", format!("token {}", common::ADMIN_TOKEN))
+            .header("Content-Type", "application/json")
+            .body(body.to_string())
+            .send()
+            .map(|r| r.status().as_u16())
+    });
+    let burn_stacks = || {
+        query(
+            &db,
+            "SELECT s.name FROM stacks s WHERE s.name LIKE 'burn-slow-%'",
+        )
+    };
+    let mut name = String::new();
+    eventually(180, "the burn's stack", || {
+        name = burn_stacks()
+            .first()
+            .and_then(|r| r[0].clone())
+            .unwrap_or_default();
+        !name.is_empty()
+    });
+    // A is killed once the first file is in the stack's state (read through B): that
+    // resource is known, the second is in flight.
+    let export = format!("/api/stacks/organization/slow/{name}/export");
+    eventually(120, "the first file in the burn's state", || {
+        let (st, text) = b.call("GET", &export, None);
+        let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        st == 200
+            && v["deployment"]["resources"].as_array().is_some_and(|rs| {
+                rs.iter().any(|r| {
+                    r["outputs"]["path"]
+                        .as_str()
+                        .is_some_and(|p| p.ends_with("slow-0.txt"))
+                })
+            })
+    });
+    a.kill();
+    let killed_at = Instant::now();
+    assert!(
+        burn.join().unwrap().is_err(),
+        "the burn answered despite the kill"
+    );
+    let first = dir.join("slow-0.txt");
+    assert!(first.exists());
+
+    // B fails the burn within the heartbeat timeout, then tears its stack down.
+    eventually(60, "the burn failed by the survivor", || {
+        let rows = query(
+            &db,
+            "SELECT status, error FROM program_jobs WHERE kind = 'burn'",
+        );
+        rows.len() == 1 && rows[0][0].as_deref() == Some("failed")
+    });
+    assert!(killed_at.elapsed() <= Duration::from_secs(u64::from(HEARTBEAT) * 2 + 2));
+    let why = query(&db, "SELECT error FROM program_jobs WHERE kind = 'burn'");
+    assert!(
+        why[0][0]
+            .as_deref()
+            .unwrap_or("")
+            .contains("stopped heart-beating"),
+        "{why:?}"
+    );
+    eventually(120, "the burn's stack removed", || burn_stacks().is_empty());
+    // What the state knew is destroyed. (The second file, if A's CLI, told of its
+    // driver's death, finished creating it, was never recorded: its backend was gone.)
+    eventually(30, "the burn's first file deleted", || !first.exists());
+    // (Logged once the janitor's run returns, just after the removal.)
+    eventually(30, "the teardown in B's log", || {
+        b.log()
+            .contains("tore down the burns of a replica that stopped heart-beating")
+    });
 }
 
 #[test]

@@ -30,6 +30,12 @@ use crate::api::{AppState, Auth, parse_json, read_body};
 use crate::error::Error;
 use crate::store::{JobEnd, User};
 
+/// The run id in the ephemeral tag of the burns of the replica `replica`: what a survivor
+/// sweeps when that replica dies.
+pub(super) fn run_id(replica: &str) -> String {
+    format!("pulumi-auto-server {replica}")
+}
+
 /// The body of `POST …/burn`.
 #[derive(utoipa::ToSchema, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -129,7 +135,7 @@ async fn burn(
         .backend_url(&p.backend_url)
         .pulumi_home(&p.home)
         .ledger_dir(&p.ledger)
-        .run_id(format!("pulumi-auto-server {}", p.instance));
+        .run_id(run_id(&p.instance));
     for (k, v) in cfg.values {
         builder = match v {
             pulumi_auto::ConfigSetValue::Secret(s) => builder.secret_config(k, s),

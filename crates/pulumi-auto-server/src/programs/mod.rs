@@ -251,8 +251,10 @@ static PREPARE_FAILED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 /// Starts the custom API of a running server: prepares the programs (in the background:
 /// the CLI calls the server itself, so it must be serving), sweeps what an earlier run or a
 /// dead replica left (jobs that were running: failed with a reason, their stacks repaired;
-/// burns' ephemeral stacks removed when no other replica is alive), then makes the routes
-/// answer, and from then on repairs after replicas whose heartbeat expires. Does nothing
+/// burns' ephemeral stacks removed: those of this data directory's ledger, those of dead
+/// replicas' burns, and any old enough when no other replica is alive), then makes the
+/// routes answer, and from then on repairs after replicas whose heartbeat expires (their
+/// burns' ephemeral stacks torn down at once). Does nothing
 /// without programs.
 pub fn start(
     state: Arc<AppState>,

@@ -2,14 +2,16 @@
 //! each program with its dependencies installed once, then what an earlier run left
 //! behind: unfinished jobs (failed, stacks repaired) and burns' ephemeral stacks (swept).
 //! Then, every heartbeat interval, the same for the jobs of replicas whose heartbeat
-//! expired (`reap_loop`).
+//! expired (`reap_loop`), whose burns' ephemeral stacks are torn down at once.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use pulumi_auto::cli::PulumiCommand;
-use pulumi_auto::ephemeral::{LedgerEntry, SweepOptions, sweep, sweep_ledger};
+use pulumi_auto::ephemeral::{
+    EPHEMERAL_TAG, EphemeralTag, LedgerEntry, SweepOptions, sweep, sweep_ledger,
+};
 use pulumi_auto::recovery::{PendingCreates, RecoverOptions};
 use pulumi_auto::workspace::InstallOptions;
 
@@ -221,10 +223,27 @@ async fn reap_once(p: &Arc<Programs>, state: &Arc<AppState>) -> Vec<tokio::task:
             return Vec::new();
         }
     };
-    for j in &failed {
-        tracing::warn!(job = %j.id, kind = %j.kind, program = %j.program, stack = %j.stack, "failed the job of a replica that stopped heart-beating");
+    let mut burns_of = std::collections::BTreeSet::new();
+    for (j, replica) in &failed {
+        tracing::warn!(job = %j.id, kind = %j.kind, program = %j.program, stack = %j.stack, %replica, "failed the job of a replica that stopped heart-beating");
+        if j.kind == "burn" {
+            burns_of.insert((j.program.clone(), replica.clone()));
+        }
     }
     let mut tasks = Vec::new();
+    // A dead replica's burns leave ephemeral stacks of their own (with resources): torn
+    // down now, not at some later start.
+    for (program, replica) in burns_of {
+        let (p2, state) = (p.clone(), state.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        p.jobs.spawn(async move {
+            sweep_dead_burns(&p2, &state, &program, &replica).await;
+            let _ = tx.send(());
+        });
+        tasks.push(tokio::spawn(async move {
+            let _ = rx.await;
+        }));
+    }
     for r in repairs {
         let (p2, state) = (p.clone(), state.clone());
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -251,6 +270,53 @@ async fn reap_once(p: &Arc<Programs>, state: &Arc<AppState>) -> Vec<tokio::task:
         }));
     }
     tasks
+}
+
+/// Tears down the ephemeral stacks the burns of `program` on the dead replica `replica`
+/// made (those whose ephemeral tag names its run): their dead updates' leases freed with
+/// `pulumi cancel`, then the library's janitor destroys and removes them. A stack whose
+/// creating process still runs on this host (a paused replica, not a dead one) is left to
+/// it by the janitor's own rule.
+async fn sweep_dead_burns(p: &Arc<Programs>, state: &AppState, program: &str, replica: &str) {
+    let Some(prog) = p.programs.get(program) else {
+        return;
+    };
+    let run = super::burn::run_id(replica);
+    let ws = match p.builder(&prog.burn).build().await {
+        Ok(ws) => ws,
+        Err(e) => {
+            tracing::warn!(%program, %replica, error = %e, "cannot tear down a dead replica's burns");
+            return;
+        }
+    };
+    let stacks = match state.store.project_stack_tags(&p.org, &prog.project).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(%program, %replica, error = %e, "cannot tear down a dead replica's burns");
+            return;
+        }
+    };
+    for (name, tags) in stacks {
+        let of_run = tags
+            .get(EPHEMERAL_TAG)
+            .and_then(|v| v.as_str())
+            .and_then(EphemeralTag::parse)
+            .is_some_and(|t| t.run_id == run);
+        if of_run && let Ok(stack) = ws.stack_handle(&name) {
+            let _ = stack.cancel().await;
+        }
+    }
+    let opts = SweepOptions::default()
+        .min_age(std::time::Duration::ZERO)
+        .run_id(run);
+    match sweep(&ws, &opts).await {
+        Ok(r) => {
+            tracing::info!(%program, %replica, removed = ?r.removed, failed = ?r.failed, "tore down the burns of a replica that stopped heart-beating")
+        }
+        Err(e) => {
+            tracing::warn!(%program, %replica, error = %e, "tearing down a dead replica's burns failed")
+        }
+    }
 }
 
 /// Repairs a stack an interrupted operation left: the dead update's lease freed with

@@ -64,6 +64,8 @@ pub fn job_status_is_final(status: &str) -> bool {
 
 const JOB_COLS: &str = "id, program, stack, kind, status, requested_by, created, started, ended, \
      summary, outputs, error";
+/// The number of columns in [`JOB_COLS`].
+const JOB_COL_COUNT: usize = 12;
 
 fn job_from_row(r: &AnyRow) -> Result<JobRow> {
     Ok(JobRow {
@@ -224,7 +226,7 @@ impl Store {
             return Ok(None);
         };
         let mut job = job_from_row(&row)?;
-        let request: Option<String> = row.try_get(12)?;
+        let request: Option<String> = row.try_get(JOB_COL_COUNT)?;
         let t = now_ms();
         let r = sqlx::query(
             "UPDATE program_jobs SET status = 'running', claimed_by = $1, started = $2 \
@@ -357,13 +359,14 @@ impl Store {
     /// `repair` job claimed by `me` that holds the stack until its repair is done. One
     /// transaction; on PostgreSQL the rows are claimed with `FOR UPDATE SKIP LOCKED`, so
     /// survivors looking at once split them; the conditional updates make each job failed
-    /// once on both databases. Returns the failed jobs and the repair jobs (as rows).
+    /// once on both databases. Returns the failed jobs with the replica each was claimed by,
+    /// and the repair jobs (as rows).
     pub async fn reap_dead_jobs(
         &self,
         me: &str,
         cutoff: i64,
         reason: &str,
-    ) -> Result<(Vec<JobRow>, Vec<JobRow>)> {
+    ) -> Result<(Vec<(JobRow, String)>, Vec<JobRow>)> {
         let _w = self.write_lock().await;
         let mut tx = self.pool.begin().await?;
         let lock = match self.kind {
@@ -371,7 +374,7 @@ impl Store {
             DbKind::Sqlite => "",
         };
         let rows = sqlx::query(&format!(
-            "SELECT {JOB_COLS} FROM program_jobs WHERE status IN ('queued', 'running') \
+            "SELECT {JOB_COLS}, claimed_by FROM program_jobs WHERE status IN ('queued', 'running') \
              AND claimed_by IS NOT NULL AND claimed_by <> $1 AND claimed_by \
              NOT IN (SELECT id FROM replicas WHERE heartbeat >= $2) ORDER BY created{lock}"
         ))
@@ -379,10 +382,13 @@ impl Store {
         .bind(cutoff)
         .fetch_all(&mut *tx)
         .await?;
-        let candidates: Vec<JobRow> = rows.iter().map(job_from_row).collect::<Result<_>>()?;
+        let candidates: Vec<(JobRow, String)> = rows
+            .iter()
+            .map(|r| Ok((job_from_row(r)?, r.try_get(JOB_COL_COUNT)?)))
+            .collect::<Result<_>>()?;
         let (mut failed, mut repairs) = (Vec::new(), Vec::new());
         let t = now_ms();
-        for j in candidates {
+        for (j, replica) in candidates {
             let r = sqlx::query(
                 "UPDATE program_jobs SET status = 'failed', error = $1, ended = $2 \
                  WHERE id = $3 AND status IN ('queued', 'running')",
@@ -428,7 +434,7 @@ impl Store {
                     });
                 }
             }
-            failed.push(j);
+            failed.push((j, replica));
         }
         // Rows of replicas dead for an hour (their jobs were reaped long ago).
         sqlx::query("DELETE FROM replicas WHERE heartbeat < $1 AND id <> $2")
@@ -592,7 +598,32 @@ impl Store {
         })
     }
 
-    /// Stack names of organization `org`'s project `project`, sorted.
+    /// The stacks of organization `org`'s project `project` with their tags, sorted by name.
+    pub async fn project_stack_tags(
+        &self,
+        org: &str,
+        project: &str,
+    ) -> Result<Vec<(String, serde_json::Map<String, serde_json::Value>)>> {
+        let rows = sqlx::query(
+            "SELECT s.name, s.tags FROM stacks s JOIN organizations o ON o.id = s.org_id \
+             WHERE o.name = $1 AND s.project = $2 ORDER BY s.name",
+        )
+        .bind(org)
+        .bind(project)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let tags: String = r.try_get(1)?;
+                Ok((
+                    r.try_get(0)?,
+                    serde_json::from_str(&tags).unwrap_or_default(),
+                ))
+            })
+            .collect()
+    }
+
+    /// The names of the stacks of `org`'s project `project`.
     pub async fn project_stack_names(&self, org: &str, project: &str) -> Result<Vec<String>> {
         let rows = sqlx::query(
             "SELECT s.name FROM stacks s JOIN organizations o ON o.id = s.org_id \
@@ -634,5 +665,13 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         row.map(|r| Ok(r.try_get(0)?)).transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_column_count_is_that_of_the_column_list() {
+        assert_eq!(super::JOB_COLS.split(',').count(), super::JOB_COL_COUNT);
     }
 }
