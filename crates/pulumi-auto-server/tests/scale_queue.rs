@@ -2,7 +2,9 @@
 //! `queued` and run by whichever replica claims it.
 //! - On one real PostgreSQL, a replica started with `--max-jobs 0` takes requests but runs
 //!   none: its updates run on the other replica, their events and end are read through the
-//!   first, and a cancel sent to the first stops the update running on the second.
+//!   first, and a cancel sent to the first stops the update running on the second; a burn
+//!   asked of the first is run by the second and answered by the first, its secret config
+//!   and secret output sealed in the database.
 //! - On one server (both databases), a queued operation nobody claims holds its stack (a
 //!   second one is the 409 naming it), and its cancel ends it at once, freeing the stack.
 //! - On one real PostgreSQL, a destroy previewed through one replica is confirmed through
@@ -61,7 +63,7 @@ fn a_replica_without_room_leaves_its_requests_to_another_and_cancels_through_the
     let db = fresh_database("queue");
     let root = tempfile::tempdir().unwrap();
     let out = root.path().join("out");
-    let args = program_args(root.path(), &["slow"], 3);
+    let args = program_args(root.path(), &["slow", "burner"], 3);
     let mut front_args = args.clone();
     front_args.extend(["--max-jobs".to_owned(), "0".to_owned()]);
     let front = Replica::start(root.path(), "front", &db, &front_args);
@@ -112,6 +114,38 @@ fn a_replica_without_room_leaves_its_requests_to_another_and_cancels_through_the
     assert!(ids.len() > 4, "{text}");
     assert_eq!(ids, (1..=ids.len() as i64).collect::<Vec<_>>(), "{text}");
     assert!(text.contains("event: resOutputsEvent"), "{text}");
+
+    // A burn asked of the front runs on the worker; the front answers with its outputs.
+    let secret = "burn-secret-5f1c93a0";
+    let bdir = out.join("burns");
+    let v = front.expect(
+        200,
+        "POST",
+        "/api/programs/burner/burn?showSecrets=true",
+        Some(json!({"config": {
+            "dir": bdir.display().to_string(),
+            "message": "queued burn",
+            "token": {"value": secret, "secret": true},
+        }})),
+    );
+    assert_eq!(v["outputs"]["message"]["value"], "queued burn", "{v}");
+    assert_eq!(v["outputs"]["token"]["value"], secret, "{v}");
+    assert_eq!(v["destroyed"], true, "{v}");
+    assert!(names_in(&bdir).is_empty(), "{bdir:?}");
+    let rows = query(
+        &db,
+        "SELECT claimed_by, status, request, answer, outputs FROM program_jobs WHERE kind = 'burn'",
+    );
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0][0], Some(worker.id.clone()), "{rows:?}");
+    assert_eq!(rows[0][1].as_deref(), Some("succeeded"), "{rows:?}");
+    assert!(rows[0][2].is_some() && rows[0][3].is_some(), "{rows:?}");
+    for cell in rows[0].iter().flatten() {
+        assert!(!cell.contains(secret), "a secret in the database: {cell}");
+    }
+    for r in [&front, &worker] {
+        assert!(!r.log().contains(secret), "a secret in a log");
+    }
 
     // A cancel sent to the front stops the update the worker runs.
     put_slow(&front, &out, "q2", 3, 30);

@@ -507,8 +507,11 @@ fn a_killed_replicas_burn_is_torn_down_by_a_survivor() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("out").join("burn");
     let args = program_args(root.path(), &["slow"], HEARTBEAT);
+    // B runs no operations of its own (`--max-jobs 0`): the burn is A's.
+    let mut b_args = args.clone();
+    b_args.extend(["--max-jobs".to_owned(), "0".to_owned()]);
     let mut a = Replica::start(root.path(), "a", &db, &args);
-    let b = Replica::start(root.path(), "b", &db, &args);
+    let b = Replica::start(root.path(), "b", &db, &b_args);
     a.wait_ready();
     b.wait_ready();
     // A burn on A: its first file at once, the second four seconds later.

@@ -258,12 +258,29 @@ impl Jobs {
         user: &str,
         request: &str,
     ) -> Result<String, ApiError> {
+        let id = crate::crypto::new_id();
+        self.enqueue_as(&id, program, stack, kind, user, request)
+            .await?;
+        Ok(id)
+    }
+
+    /// [`enqueue`](Self::enqueue) under the id `id` the caller made (a burn seals its
+    /// request with a key bound to it).
+    pub async fn enqueue_as(
+        &self,
+        id: &str,
+        program: &str,
+        stack: &str,
+        kind: &str,
+        user: &str,
+        request: &str,
+    ) -> Result<(), ApiError> {
         if self.shutting_down.load(Ordering::SeqCst) {
             return Err(
                 Error::Unavailable("Service Unavailable: the server is stopping".into()).into(),
             );
         }
-        let id = crate::crypto::new_id();
+        let id = id.to_owned();
         if let Some(running) = self
             .state
             .store
@@ -273,7 +290,7 @@ impl Jobs {
             return Err(ApiError::Busy(running));
         }
         self.queued.notify_one();
-        Ok(id)
+        Ok(())
     }
 
     /// The number of jobs this replica runs now.

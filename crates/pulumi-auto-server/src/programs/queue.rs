@@ -1,14 +1,17 @@
-//! The queue of the custom API's update, preview and refresh requests. A request is
-//! recorded `queued` with its parameters ([`super::jobs::Jobs::enqueue`]); every replica
-//! claims queued jobs of the programs it serves (the oldest first, `FOR UPDATE SKIP
-//! LOCKED` on PostgreSQL, so replicas claiming at once take different ones) while it runs
-//! fewer than its `--max-jobs`, and runs each through the library. The replica that took
+//! The queue of the custom API's update, preview, refresh and burn requests. A request is
+//! recorded `queued` with its parameters ([`super::jobs::Jobs::enqueue`]; a burn's config,
+//! secrets included, sealed with a data key of its own that the master key wraps); every
+//! replica claims queued jobs of the programs it serves (the oldest first, `FOR UPDATE
+//! SKIP LOCKED` on PostgreSQL, so replicas claiming at once take different ones) while it
+//! runs fewer than its `--max-jobs`, and runs each through the library. The replica that took
 //! the request is woken at once; the others look every [`POLL`]. A replica at its limit
 //! (or started with `--max-jobs 0`, taking requests but running none) leaves the queue to
 //! the others; a request whose replica dies before any claim stays queued for a survivor.
-//! Destroys and burns are not queued: a confirmed destroy runs where its confirmation
+//! A burn's answer is sealed into its job's end, where the replica holding the client's
+//! request reads it (every 200 ms); the client going away cancels the burn through the
+//! database. Destroys are not queued: a confirmed destroy runs where its confirmation
 //! arrived (the previewed plan is in the database, `destroy_plans`, for any replica to
-//! take), and a burn's answer goes back on the request waiting for it.
+//! take).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,7 +34,11 @@ pub(super) async fn claim_loop(p: Arc<Programs>, state: Arc<AppState>) {
             {
                 Ok(Some((row, request))) => {
                     tracing::info!(job = %row.id, kind = %row.kind, program = %row.program, stack = %row.stack, "claimed a queued operation");
-                    super::handlers::run_claimed(&p, row, request).await;
+                    if row.kind == "burn" {
+                        super::burn::run_claimed(&p, row, request).await;
+                    } else {
+                        super::handlers::run_claimed(&p, row, request).await;
+                    }
                 }
                 Ok(None) => break,
                 Err(e) => {

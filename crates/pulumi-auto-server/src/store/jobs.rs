@@ -97,6 +97,8 @@ pub struct JobEnd {
     pub error: Option<String>,
     /// The stack's name, when it was known only once the job ran (a burn's).
     pub stack: Option<String>,
+    /// The answer to the request waiting for the job (a burn's), sealed.
+    pub answer: Option<String>,
 }
 
 impl Store {
@@ -272,6 +274,20 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok((running.rows_affected() == 1).then_some("cancelling"))
+    }
+
+    /// Job `id`'s status, and once it has ended its sealed answer (if its run left one)
+    /// and its error; `None` for no such job.
+    pub async fn job_answer(
+        &self,
+        id: &str,
+    ) -> Result<Option<(String, Option<String>, Option<String>)>> {
+        let row = sqlx::query("SELECT status, answer, error FROM program_jobs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .transpose()
     }
 
     /// Whether a cancel of job `id` was asked for through another replica.
@@ -452,7 +468,7 @@ impl Store {
         let _w = self.write_lock().await;
         sqlx::query(
             "UPDATE program_jobs SET status = $1, summary = $2, outputs = $3, error = $4, \
-             ended = $5, stack = COALESCE($7, stack) \
+             ended = $5, stack = COALESCE($7, stack), answer = $8 \
              WHERE id = $6 AND status IN ('queued', 'running')",
         )
         .bind(&end.status)
@@ -462,6 +478,7 @@ impl Store {
         .bind(now_ms())
         .bind(id)
         .bind(&end.stack)
+        .bind(&end.answer)
         .execute(&self.pool)
         .await?;
         Ok(())
