@@ -223,10 +223,15 @@ struct CancelOnDrop {
 
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {
-        if let Some(id) = self.id.take() {
+        // Dropped outside a runtime (at its end) there is nothing to run the cancel on:
+        // the stopping server cancels the jobs it runs; a burn another replica runs goes
+        // on to its end.
+        if let Some(id) = self.id.take()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
             let state = self.state.clone();
             tracing::info!(job = %id, "the burn's client went away: cancelling it");
-            tokio::spawn(async move {
+            rt.spawn(async move {
                 for _ in 0..30 {
                     match state.store.request_cancel(&id).await {
                         Ok(_) => return,
