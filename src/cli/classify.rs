@@ -120,6 +120,16 @@ pub(crate) mod exit_code {
     pub const CANCELLED: i32 = 8;
 }
 
+/// The file backend's lock check lost a race with another process taking the lock: the
+/// CLI lists the stack's lock directory, sees the other process's lock file while it is
+/// still being written (`<lock>.json.<random>.tmp`, renamed a moment later), and fails on
+/// reading it (pkg/backend/diy/lock.go, `checkForLock`). No lock of this process is left.
+fn lost_lock_race(stderr: &str) -> bool {
+    stderr
+        .lines()
+        .any(|l| l.contains("/.pulumi/locks/") && l.contains(".tmp: no such file or directory"))
+}
+
 /// Turns a failed command into the most specific [`Error`]: by the exit code where the CLI
 /// documents one, then by its known texts. `stack` is the stack the command addressed.
 pub(crate) fn classify(failure: CommandFailure, stack: Option<&str>) -> Error {
@@ -145,6 +155,7 @@ pub(crate) fn classify(failure: CommandFailure, stack: Option<&str>) -> Error {
         || failure
             .stderr
             .contains("Another update is currently in progress")
+        || lost_lock_race(&failure.stderr)
     {
         let lock_holders = failure
             .stderr
@@ -238,6 +249,21 @@ mod tests {
     }
 
     /// A model's error stays the error's source: the chain reaches the parser's report.
+    #[test]
+    fn a_lost_race_for_the_file_backends_lock_is_a_concurrent_update() {
+        let stderr = "error: 2 errors occurred:\n    1) stat /tmp/t/state/.pulumi/locks/organization/slow/dev/fe4a.json.18ed4358fee2a064.tmp: no such file or directory\n    2) NotFound\n";
+        match classify(failure(1, stderr, ""), Some("dev")) {
+            Error::ConcurrentUpdate { lock_holders, .. } => assert!(lock_holders.is_empty()),
+            other => panic!("{other:?}"),
+        }
+        // A missing temporary file elsewhere is not about the lock.
+        let stderr = "error: stat /tmp/t/program/out.tmp: no such file or directory\n";
+        assert!(!matches!(
+            classify(failure(1, stderr, ""), Some("dev")),
+            Error::ConcurrentUpdate { .. }
+        ));
+    }
+
     #[test]
     fn a_model_error_is_kept_as_the_source() {
         let out = CommandOutput {
