@@ -15,48 +15,12 @@ mod custom_support;
 mod scale_support;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use custom_support::{Served, names_in};
-use scale_support::{Replica, Value, fresh_database, json, program_args, query};
-
-fn put_slow(r: &Replica, out: &Path, stack: &str, count: u32, delay: u32) -> String {
-    let dir = out.join(stack).display().to_string();
-    r.expect(
-        200,
-        "PUT",
-        &format!("/api/programs/slow/stacks/{stack}"),
-        Some(json!({"config": {"dir": dir, "count": count, "delay": delay}})),
-    );
-    dir
-}
-
-fn job(r: &Replica, stack: &str, id: &str) -> Value {
-    r.expect(
-        200,
-        "GET",
-        &format!("/api/programs/slow/stacks/{stack}/updates/{id}"),
-        None,
-    )
-}
-
-fn wait_status(
-    r: &Replica,
-    stack: &str,
-    id: &str,
-    secs: u64,
-    done: impl Fn(&str) -> bool,
-) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let v = job(r, stack, id);
-        if done(v["status"].as_str().unwrap_or_default()) {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "job {id}: {v}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
+use scale_support::{
+    Replica, Value, fresh_database, json, program_args, put_slow, query, wait_status,
+};
 
 #[test]
 fn a_replica_without_room_leaves_its_requests_to_another_and_cancels_through_the_database() {

@@ -24,7 +24,8 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 use scale_support::{
-    Replica, Sse, SseEvent, Value, eventually, fresh_database, json, program_args, query,
+    Replica, Sse, SseEvent, Value, eventually, fresh_database, job, json, program_args, put_slow,
+    query, wait_status,
 };
 
 /// The two tests each run three replicas and many CLIs: one at a time on two cores.
@@ -56,35 +57,8 @@ fn replicas(root: &Path, db: &str, args: &[String], n: usize) -> Vec<Replica> {
     rs
 }
 
-fn put_slow(r: &Replica, out: &Path, stack: &str, count: u32, delay: u32) {
-    let dir = out.join(stack).display().to_string();
-    r.expect(
-        200,
-        "PUT",
-        &format!("/api/programs/slow/stacks/{stack}"),
-        Some(json!({"config": {"dir": dir, "count": count, "delay": delay}})),
-    );
-}
-
-fn job(r: &Replica, stack: &str, id: &str) -> Value {
-    r.expect(
-        200,
-        "GET",
-        &format!("/api/programs/slow/stacks/{stack}/updates/{id}"),
-        None,
-    )
-}
-
 fn wait_end(r: &Replica, stack: &str, id: &str, secs: u64) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let v = job(r, stack, id);
-        if !matches!(v["status"].as_str(), Some("queued" | "running")) {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "job {id} never ended: {v}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_status(r, stack, id, secs, |s| s != "queued" && s != "running")
 }
 
 fn start_update(r: &Replica, stack: &str) -> (u16, Value) {

@@ -281,3 +281,45 @@ pub fn cli_at(url: &str, program: &str) -> crate::common::Cli {
     assert!(out.contains("Logged in to"), "{out}");
     cli
 }
+
+/// Configures stack `stack` of the `slow` program through `r`: `count` files under
+/// `out/stack`, each create sleeping `delay` seconds; returns that directory.
+pub fn put_slow(r: &Replica, out: &Path, stack: &str, count: u32, delay: u32) -> String {
+    let dir = out.join(stack).display().to_string();
+    r.expect(
+        200,
+        "PUT",
+        &format!("/api/programs/slow/stacks/{stack}"),
+        Some(json!({"config": {"dir": dir, "count": count, "delay": delay}})),
+    );
+    dir
+}
+
+/// The job `id` of the `slow` program's stack `stack`, read through `r`.
+pub fn job(r: &Replica, stack: &str, id: &str) -> Value {
+    r.expect(
+        200,
+        "GET",
+        &format!("/api/programs/slow/stacks/{stack}/updates/{id}"),
+        None,
+    )
+}
+
+/// Polls job `id` through `r` until `done` holds for its status (at most `secs`).
+pub fn wait_status(
+    r: &Replica,
+    stack: &str,
+    id: &str,
+    secs: u64,
+    done: impl Fn(&str) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let v = job(r, stack, id);
+        if done(v["status"].as_str().unwrap_or_default()) {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "job {id}: {v}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
