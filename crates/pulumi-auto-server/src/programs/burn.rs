@@ -255,7 +255,7 @@ async fn wait_for_answer(state: &AppState, id: &str, secrets: &[Secret]) -> Res 
                     let why = error.unwrap_or_else(|| status.clone());
                     return Err(Error::Internal(format!(
                         "the burn ended without an answer: {}",
-                        redact(&why, secrets)
+                        pulumi_auto::secret::redact(&why, secrets)
                     ))
                     .into());
                 };
@@ -279,15 +279,6 @@ async fn wait_for_answer(state: &AppState, id: &str, secrets: &[Secret]) -> Res 
 
 /// How often the replica holding a burn's request looks for its answer.
 const ANSWER_POLL: std::time::Duration = std::time::Duration::from_millis(200);
-
-fn redact(text: &str, secrets: &[Secret]) -> String {
-    secrets
-        .iter()
-        .filter(|s| !s.expose().is_empty())
-        .fold(text.to_owned(), |t, s| {
-            t.replace(s.expose(), pulumi_auto::secret::REDACTED)
-        })
-}
 
 /// The error a burn answered with, from its status and message.
 fn error_of(status: u16, message: &str) -> Error {
