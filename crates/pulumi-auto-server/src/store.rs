@@ -723,20 +723,16 @@ impl Store {
     pub async fn delete_stack(&self, stack: &StackRow, force: bool) -> Result<()> {
         let _w = self.write_lock().await;
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query("SELECT resource_count, active_update FROM stacks WHERE id = $1")
-            .bind(&stack.id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(row) = row else {
-            return Err(Error::not_found("Not Found: stack not found"));
-        };
-        let count: i64 = row.try_get(0)?;
-        let active: Option<String> = row.try_get(1)?;
-        if let Some(active) = active
-            && self.update_is_live_tx(&mut tx, &active).await?
-        {
-            return Err(Error::Conflict(CONCURRENT_UPDATE.into()));
+        match self.stack_held_tx(&mut tx, &stack.id, None).await? {
+            None => return Err(Error::not_found("Not Found: stack not found")),
+            Some(true) => return Err(Error::Conflict(CONCURRENT_UPDATE.into())),
+            Some(false) => {}
         }
+        let count: i64 = sqlx::query("SELECT resource_count FROM stacks WHERE id = $1")
+            .bind(&stack.id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
         if count > 0 && !force {
             return Err(Error::bad_request(STACK_HAS_RESOURCES));
         }
@@ -777,10 +773,10 @@ impl Store {
         let _w = self.write_lock().await;
         let mut tx = self.pool.begin().await?;
         ensure_name_free(&mut tx, org, project, name).await?;
-        if let Some(active) = &stack.active_update
-            && self.update_is_live_tx(&mut tx, active).await?
-        {
-            return Err(Error::Conflict(CONCURRENT_UPDATE.into()));
+        match self.stack_held_tx(&mut tx, &stack.id, None).await? {
+            None => return Err(Error::not_found("Not Found: stack not found")),
+            Some(true) => return Err(Error::Conflict(CONCURRENT_UPDATE.into())),
+            Some(false) => {}
         }
         sqlx::query(
             "INSERT INTO stack_aliases (org_id, project, name, stack_id) VALUES ($1, $2, $3, $4) \
@@ -856,17 +852,17 @@ impl Store {
     ) -> Result<String> {
         let _w = self.write_lock().await;
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query("SELECT version, active_update FROM stacks WHERE id = $1")
+        match self.stack_held_tx(&mut tx, &stack.id, None).await? {
+            None => return Err(Error::not_found("Not Found: stack not found")),
+            Some(true) => return Err(Error::Conflict(CONCURRENT_UPDATE.into())),
+            Some(false) => {}
+        }
+        let version: i64 = sqlx::query("SELECT version FROM stacks WHERE id = $1")
             .bind(&stack.id)
             .fetch_one(&mut *tx)
-            .await?;
-        let version: i64 = row.try_get::<i64, _>(0)? + 1;
-        let active: Option<String> = row.try_get(1)?;
-        if let Some(active) = active
-            && self.update_is_live_tx(&mut tx, &active).await?
-        {
-            return Err(Error::Conflict(CONCURRENT_UPDATE.into()));
-        }
+            .await?
+            .try_get::<i64, _>(0)?
+            + 1;
         let id = crypto::new_id();
         let t = now();
         let count = resource_count(untyped);
@@ -905,23 +901,50 @@ impl Store {
 
     // ----- updates -----
 
-    async fn update_is_live_tx(
+    /// Takes the stack's row for the rest of the transaction and tells whether a live update
+    /// (running, lease unexpired) other than `except` holds the stack.
+    ///
+    /// On PostgreSQL the row is read `FOR UPDATE`: a second transaction waits here until the
+    /// first commits, and the statements after this one (read committed: each statement sees
+    /// what was committed before it began) see the first one's update as running. A single
+    /// conditional `UPDATE … WHERE active_update NOT IN (SELECT … running)` is not enough
+    /// there: after the wait PostgreSQL re-checks the row but evaluates the sub-select on the
+    /// statement's old snapshot, so two starts could both take the stack. On SQLite the
+    /// store's write lock already runs these transactions one at a time. `None` when the
+    /// stack is gone.
+    async fn stack_held_tx(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        update_id: &str,
-    ) -> Result<bool> {
+        stack_id: &str,
+        except: Option<&str>,
+    ) -> Result<Option<bool>> {
+        let lock = match self.kind {
+            DbKind::Postgres => " FOR UPDATE",
+            DbKind::Sqlite => "",
+        };
+        let row = sqlx::query(&format!(
+            "SELECT active_update FROM stacks WHERE id = $1{lock}"
+        ))
+        .bind(stack_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let active: Option<String> = row.try_get(0)?;
+        let Some(active) = active.filter(|a| Some(a.as_str()) != except) else {
+            return Ok(Some(false));
+        };
         let row = sqlx::query("SELECT status, lease_expires FROM updates WHERE id = $1")
-            .bind(update_id)
+            .bind(&active)
             .fetch_optional(&mut **tx)
             .await?;
-        Ok(match row {
+        Ok(Some(match row {
             None => false,
             Some(r) => {
                 let status: String = r.try_get(0)?;
                 let expires: Option<i64> = r.try_get(1)?;
                 status == "running" && expires.unwrap_or(0) >= now()
             }
-        })
+        }))
     }
 
     /// Records a new update (not started yet).
@@ -1007,21 +1030,22 @@ impl Store {
         let writes = kind_writes_state(&update.kind);
         let version: i64;
         if writes {
-            // The one-update-per-stack rule: atomic on SQLite and PostgreSQL alike.
-            let taken = sqlx::query(
-                "UPDATE stacks SET active_update = $1, version = version + 1 WHERE id = $2 AND \
-                 (active_update IS NULL OR active_update NOT IN \
-                  (SELECT id FROM updates WHERE status = 'running' AND lease_expires >= $3))",
+            // The one-update-per-stack rule: the stack's row is held from here to the commit.
+            match self
+                .stack_held_tx(&mut tx, &stack.id, Some(&update.id))
+                .await?
+            {
+                None => return Err(Error::not_found("Not Found: stack not found")),
+                Some(true) => return Err(Error::Conflict(CONCURRENT_UPDATE.into())),
+                Some(false) => {}
+            }
+            sqlx::query(
+                "UPDATE stacks SET active_update = $1, version = version + 1 WHERE id = $2",
             )
             .bind(&update.id)
             .bind(&stack.id)
-            .bind(t)
             .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if taken != 1 {
-                return Err(Error::Conflict(CONCURRENT_UPDATE.into()));
-            }
+            .await?;
             // Whatever held the stack before (an update whose lease expired) has failed.
             sqlx::query(
                 "UPDATE updates SET status = 'failed', end_time = $1 WHERE stack_id = $2 AND \

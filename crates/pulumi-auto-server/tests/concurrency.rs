@@ -164,3 +164,80 @@ fn a_killed_cli_holds_the_stack_until_its_lease_expires() {
     assert_eq!(cli.file_names().len(), 1);
 }
 }
+
+on_both_databases! {
+#[test]
+fn racing_starts_of_one_stack_leave_one_running_winner() {
+    // Many updates of one stack started at the same instant: exactly one takes the stack,
+    // the others get the CLI's 409, and the winner still holds the stack afterwards (it can
+    // complete). On PostgreSQL a start that waited for the winner's row once re-checked
+    // the holder on a stale snapshot, took the stack as well and failed the winner.
+    let server = Server::start();
+    let api = common::Api::new(&server);
+    api.create_stack("race");
+    let admin = format!("token {}", common::ADMIN_TOKEN);
+    let stack = "/api/stacks/organization/proj/race";
+    let program = r#"{"name":"proj","runtime":"python","main":"","description":"","options":{},"config":{},"metadata":{"message":"m","environment":{}}}"#;
+    for round in 0..8 {
+        let ids: Vec<String> = (0..8)
+            .map(|_| {
+                let b = api.admin("POST", &format!("{stack}/update"), Some(program));
+                let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+                v["updateID"].as_str().unwrap().to_owned()
+            })
+            .collect();
+        let barrier = std::sync::Barrier::new(ids.len());
+        let answers: Vec<(String, u16, String)> = std::thread::scope(|s| {
+            let hs: Vec<_> = ids
+                .iter()
+                .map(|id| {
+                    let (barrier, api, admin) = (&barrier, &api, &admin);
+                    s.spawn(move || {
+                        barrier.wait();
+                        let (st, b) = api.call(
+                            "POST",
+                            &format!("{stack}/update/{id}"),
+                            admin,
+                            Some(r#"{"tags":{"pulumi:project":"proj"}}"#),
+                        );
+                        (id.clone(), st, b)
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let winners: Vec<&(String, u16, String)> =
+            answers.iter().filter(|(_, st, _)| *st == 200).collect();
+        assert_eq!(winners.len(), 1, "round {round}: {answers:#?}");
+        for (_, st, b) in &answers {
+            if *st != 200 {
+                assert_eq!(*st, 409, "round {round}: {b}");
+                assert!(b.contains("Another update is currently in progress."), "{b}");
+            }
+        }
+        let (id, _, b) = winners[0];
+        let v: serde_json::Value = serde_json::from_str(b).unwrap();
+        let token = v["token"].as_str().unwrap();
+        let (st, b) = api.call(
+            "POST",
+            &format!("{stack}/update/{id}/complete"),
+            &format!("update-token {token}"),
+            Some(r#"{"status":"succeeded"}"#),
+        );
+        assert_eq!(st, 200, "round {round}: the winner could not complete: {b}");
+    }
+    let v = server.get_json(&format!("{stack}/updates"));
+    let results: Vec<&str> = v["updates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|u| u["info"]["result"].as_str())
+        .collect();
+    assert_eq!(
+        results.iter().filter(|r| **r == "succeeded").count(),
+        8,
+        "{v}"
+    );
+    assert!(!results.contains(&"failed"), "{v}");
+}
+}

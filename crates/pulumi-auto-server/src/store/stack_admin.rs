@@ -59,10 +59,10 @@ impl Store {
     pub async fn transfer_stack(&self, stack: &StackRow, from: &Org, to: &Org) -> Result<()> {
         let _w = self.write_lock().await;
         let mut tx = self.pool.begin().await?;
-        if let Some(active) = &stack.active_update
-            && self.update_is_live_tx(&mut tx, active).await?
-        {
-            return Err(Error::Conflict(CONCURRENT_UPDATE.into()));
+        match self.stack_held_tx(&mut tx, &stack.id, None).await? {
+            None => return Err(Error::not_found("Not Found: stack not found")),
+            Some(true) => return Err(Error::Conflict(CONCURRENT_UPDATE.into())),
+            Some(false) => {}
         }
         super::ensure_name_free(&mut tx, to, &stack.project, &stack.name).await?;
         sqlx::query("DELETE FROM team_stack_permissions WHERE stack_id = $1")
