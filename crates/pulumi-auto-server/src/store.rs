@@ -339,6 +339,17 @@ impl Store {
         self.pool.close().await;
     }
 
+    /// What ends a `SELECT` whose rows the transaction must hold until it commits:
+    /// `FOR UPDATE` on PostgreSQL (a concurrent writer waits, and a waiting `SELECT … FOR
+    /// UPDATE` re-checks its conditions on the rows as committed); nothing on SQLite, whose
+    /// writers the store's write lock runs one at a time.
+    fn row_lock(&self) -> &'static str {
+        match self.kind {
+            DbKind::Postgres => " FOR UPDATE",
+            DbKind::Sqlite => "",
+        }
+    }
+
     async fn write_lock(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
         match &self.write {
             Some(m) => Some(m.lock().await),
@@ -918,12 +929,9 @@ impl Store {
         stack_id: &str,
         except: Option<&str>,
     ) -> Result<Option<bool>> {
-        let lock = match self.kind {
-            DbKind::Postgres => " FOR UPDATE",
-            DbKind::Sqlite => "",
-        };
         let row = sqlx::query(&format!(
-            "SELECT active_update FROM stacks WHERE id = $1{lock}"
+            "SELECT active_update FROM stacks WHERE id = $1{}",
+            self.row_lock()
         ))
         .bind(stack_id)
         .fetch_optional(&mut **tx)
@@ -1119,10 +1127,13 @@ impl Store {
         let _w = self.write_lock().await;
         let mut tx = self.pool.begin().await?;
         // Only while the update still holds the stack: a cancelled update writes nothing.
-        let holds = sqlx::query(
+        // Held to the commit: a cancel (or a start after the lease expired) waits for this
+        // write, or this one sees it and writes nothing.
+        let holds = sqlx::query(&format!(
             "SELECT 1 FROM stacks s JOIN updates u ON u.id = s.active_update \
-             WHERE s.id = $1 AND u.id = $2 AND u.status = 'running'",
-        )
+             WHERE s.id = $1 AND u.id = $2 AND u.status = 'running'{}",
+            self.row_lock()
+        ))
         .bind(&update.stack_id)
         .bind(&update.id)
         .fetch_optional(&mut *tx)

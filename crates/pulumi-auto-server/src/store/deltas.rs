@@ -347,10 +347,13 @@ impl Store {
     ) -> Result<()> {
         let _w = self.write_lock().await;
         let mut tx = self.pool.begin().await?;
-        let holds = sqlx::query(
+        // Held to the commit: a cancel (or a start after the lease expired) waits for this
+        // write, or this one sees it and writes nothing.
+        let holds = sqlx::query(&format!(
             "SELECT 1 FROM stacks s JOIN updates u ON u.id = s.active_update \
-             WHERE s.id = $1 AND u.id = $2 AND u.status = 'running'",
-        )
+             WHERE s.id = $1 AND u.id = $2 AND u.status = 'running'{}",
+            self.row_lock()
+        ))
         .bind(&update.stack_id)
         .bind(&update.id)
         .fetch_optional(&mut *tx)
