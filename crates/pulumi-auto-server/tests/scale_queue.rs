@@ -8,7 +8,8 @@
 //! - On one server (both databases), a queued operation nobody claims holds its stack (a
 //!   second one is the 409 naming it), and its cancel ends it at once, freeing the stack.
 //! - On one real PostgreSQL, a destroy previewed through one replica is confirmed through
-//!   another, which runs it; its plan is taken once, and an expired plan destroys nothing.
+//!   another that runs nothing (`--max-jobs 0`): the confirmed destroy is queued and run by
+//!   the first; its plan is taken once, and an expired plan destroys nothing.
 
 mod common;
 mod custom_support;
@@ -151,8 +152,10 @@ fn a_destroy_previewed_on_one_replica_is_confirmed_on_another() {
     let root = tempfile::tempdir().unwrap();
     let out = root.path().join("out");
     let args = program_args(root.path(), &["slow"], 3);
+    let mut front_args = args.clone();
+    front_args.extend(["--max-jobs".to_owned(), "0".to_owned()]);
     let a = Replica::start(root.path(), "a", &db, &args);
-    let b = Replica::start(root.path(), "b", &db, &args);
+    let b = Replica::start(root.path(), "b", &db, &front_args);
     a.wait_ready();
     b.wait_ready();
     let dir = put_slow(&a, &out, "d1", 2, 0);
@@ -200,10 +203,12 @@ fn a_destroy_previewed_on_one_replica_is_confirmed_on_another() {
     assert!(body.contains("unknown or expired planId"), "{body}");
     assert_eq!(names_in(Path::new(&dir)).len(), 2, "{dir}");
 
-    // The plan made through A, confirmed through B: B runs the destroy.
+    // The plan made through A, confirmed through B: queued there, run by A (B runs
+    // nothing), its end read through B.
     let (st, body) = confirm(&b, &plan);
     assert_eq!(st, 202, "{body}");
     let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["status"], "queued", "{v}");
     let id = v["updateId"].as_str().unwrap().to_owned();
     let end = wait_status(&b, "d1", &id, 180, |s| s != "queued" && s != "running");
     assert_eq!(end["status"], "succeeded", "{end}");
@@ -212,7 +217,7 @@ fn a_destroy_previewed_on_one_replica_is_confirmed_on_another() {
         &db,
         &format!("SELECT claimed_by FROM program_jobs WHERE id = '{id}'"),
     );
-    assert_eq!(claimer, vec![vec![Some(b.id.clone())]], "{claimer:?}");
+    assert_eq!(claimer, vec![vec![Some(a.id.clone())]], "{claimer:?}");
     // Taken once: the same plan id through either replica is refused.
     for r in [&a, &b] {
         let (st, body) = confirm(r, &plan);

@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use pulumi_auto::ops::{DestroyOptions, PreviewOptions, RefreshOptions, UpOptions};
+use pulumi_auto::ops::{PreviewOptions, RefreshOptions, UpOptions};
 use pulumi_auto::secret::Revealed;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -17,11 +17,10 @@ use serde_json::{Value, json};
 use super::authz::{Action, On, allow, missing_stack, readable_stacks};
 use super::jobs::{ApiError, end_of};
 use super::validate::{self, ConfigInput};
-use super::{PLAN_TTL, Program, Programs, lib_error};
+use super::{Program, Programs, lib_error};
 use crate::api::{AppState, Auth, parse_json, read_body};
 use crate::error::Error;
 use crate::store::{JobEnd, JobRow};
-use pulumi_auto::DestroyPlan;
 
 /// The result of every handler.
 pub type Res = Result<Response, ApiError>;
@@ -34,7 +33,7 @@ pub fn job_location(program: &str, stack: &str, id: &str) -> String {
 }
 
 /// Reads and parses an optional JSON body (empty: the default).
-async fn body<T: serde::de::DeserializeOwned + Default>(b: Body) -> Result<T, Error> {
+pub(super) async fn body<T: serde::de::DeserializeOwned + Default>(b: Body) -> Result<T, Error> {
     let bytes = read_body(b, validate::MAX_BODY).await?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
@@ -139,7 +138,12 @@ pub async fn list_stacks(
 }
 
 /// 404 unless the stack exists on the server.
-async fn existing(state: &AppState, p: &Programs, g: &Program, stack: &str) -> Result<(), Error> {
+pub(super) async fn existing(
+    state: &AppState,
+    p: &Programs,
+    g: &Program,
+    stack: &str,
+) -> Result<(), Error> {
     validate::stack_name(stack)?;
     let names = state.store.project_stack_names(&p.org, &g.project).await?;
     if names.iter().any(|n| n == stack) {
@@ -323,7 +327,7 @@ pub struct OpBody {
     pub message: Option<String>,
 }
 
-fn accepted(program: &str, stack: &str, id: &str, kind: &str, status: &str) -> Response {
+pub(super) fn accepted(program: &str, stack: &str, id: &str, kind: &str, status: &str) -> Response {
     let loc = job_location(program, stack, id);
     let mut r = (
         StatusCode::ACCEPTED,
@@ -599,205 +603,4 @@ pub async fn cancel_update(
             .into()),
         },
     }
-}
-
-/// Plans made before this (seconds since the epoch) have expired.
-fn plans_expired_before() -> i64 {
-    crate::store::now() - PLAN_TTL.as_secs() as i64
-}
-
-/// `POST …/stacks/{stack}/destroy-preview`: what a destroy would delete, and the plan id
-/// a destroy must name (valid 15 minutes, once).
-#[utoipa::path(
-    post,
-    path = "/api/programs/{program}/stacks/{stack}/destroy-preview",
-    tag = "programs",
-    responses((status = 200, description = "OK", body = Object)),
-)]
-pub async fn destroy_preview(
-    State(state): State<Shared>,
-    Extension(auth): Extension<Auth>,
-    Path((program, stack)): Path<(String, String)>,
-) -> Res {
-    let p = Programs::of(&state)?;
-    let g = p.program(&program)?.clone();
-    validate::stack_name(&stack)?;
-    let user = allow(&state, &auth, &p.org, On::Stack(&g, &stack), Action::Admin).await?;
-    existing(&state, &p, &g, &stack).await?;
-    let job = p
-        .jobs
-        .begin(&g.name, &stack, "destroy-preview", &user.login, true)
-        .await?;
-    let res = async {
-        let s = p.stack(&g, &stack).await?;
-        s.preview_destroy(
-            DestroyOptions::default()
-                .on_event(job.sink())
-                .cancel_token(job.cancel.clone()),
-        )
-        .await
-        .map_err(|e| lib_error(e, &[]))
-    }
-    .await;
-    let end = JobEnd {
-        status: if res.is_ok() { "succeeded" } else { "failed" }.into(),
-        error: res.as_ref().err().map(|e| e.to_string()),
-        ..JobEnd::default()
-    };
-    p.jobs.finish(&job, end).await;
-    let plan = res?;
-    let deletions = serde_json::to_value(plan.deletions()).unwrap_or(Value::Null);
-    let plan_id = crate::crypto::new_id();
-    let text = serde_json::to_string(&plan)
-        .map_err(|e| Error::Internal(format!("cannot keep the destroy plan: {e}")))?;
-    state
-        .store
-        .put_destroy_plan(&plan_id, &g.name, &stack, &text, plans_expired_before())
-        .await?;
-    Ok(Json(json!({
-        "planId": plan_id,
-        "stack": stack,
-        "deletions": deletions,
-        "expiresInSeconds": PLAN_TTL.as_secs(),
-        "confirm": format!("POST …/destroy with {{\"planId\": \"{plan_id}\", \"confirm\": \"{stack}\"}}"),
-    }))
-    .into_response())
-}
-
-/// The body of `POST …/destroy`.
-#[derive(utoipa::ToSchema, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct DestroyBody {
-    /// The plan id of a destroy preview of this stack.
-    #[serde(default)]
-    pub plan_id: String,
-    /// The stack's name, typed by a human.
-    #[serde(default)]
-    pub confirm: String,
-    /// Needed for a protected stack.
-    #[serde(default)]
-    pub override_protection: bool,
-    /// Also remove the stack once its resources are gone.
-    #[serde(default)]
-    pub remove: bool,
-}
-
-/// `POST …/stacks/{stack}/destroy`: needs the plan id of a destroy preview of this stack,
-/// `confirm` equal to the stack's name, an admin, and for a protected stack
-/// `overrideProtection`; the library refuses a plan gone stale (job status `refused`).
-/// Nothing runs when a check fails.
-#[utoipa::path(
-    post,
-    path = "/api/programs/{program}/stacks/{stack}/destroy",
-    tag = "programs",
-    request_body = DestroyBody,
-    responses((status = 202, description = "Accepted", body = Object)),
-)]
-pub async fn destroy(
-    State(state): State<Shared>,
-    Extension(auth): Extension<Auth>,
-    Path((program, stack)): Path<(String, String)>,
-    b: Body,
-) -> Res {
-    let p = Programs::of(&state)?;
-    let g = p.program(&program)?.clone();
-    validate::stack_name(&stack)?;
-    let user = allow(&state, &auth, &p.org, On::Stack(&g, &stack), Action::Admin).await?;
-    let req: DestroyBody = body(b).await?;
-    if req.confirm != stack {
-        return Err(Error::bad_request(format!(
-            "Bad Request: confirm must be the stack's name ({stack:?}) exactly; nothing was destroyed"
-        ))
-        .into());
-    }
-    // In the database: the preview may have reached another replica. Taken once.
-    let kept = state
-        .store
-        .take_destroy_plan(&req.plan_id, &g.name, &stack, plans_expired_before())
-        .await?;
-    let Some(plan) = kept.and_then(|text| serde_json::from_str::<DestroyPlan>(&text).ok()) else {
-        return Err(Error::Conflict(
-            "Conflict: unknown or expired planId for this stack: run destroy-preview first; nothing was destroyed".into(),
-        )
-        .into());
-    };
-    let job = p
-        .jobs
-        .begin(&g.name, &stack, "destroy", &user.login, true)
-        .await?;
-    let s = match p.stack(&g, &stack).await {
-        Ok(s) => s,
-        Err(e) => {
-            p.jobs
-                .finish(
-                    &job,
-                    JobEnd {
-                        status: "failed".into(),
-                        error: Some(e.to_string()),
-                        ..JobEnd::default()
-                    },
-                )
-                .await;
-            return Err(e.into());
-        }
-    };
-    if !req.override_protection {
-        let protected = match s.list_tags().await {
-            Ok(t) => t.get("pulumi-auto:protected").is_some_and(|v| v == "true"),
-            Err(e) => {
-                let e = lib_error(e, &[]);
-                p.jobs
-                    .finish(
-                        &job,
-                        JobEnd {
-                            status: "failed".into(),
-                            error: Some(e.to_string()),
-                            ..JobEnd::default()
-                        },
-                    )
-                    .await;
-                return Err(e.into());
-            }
-        };
-        if protected {
-            let msg = format!(
-                "Conflict: stack {stack:?} is protected: a destroy needs overrideProtection: true; nothing was destroyed"
-            );
-            p.jobs
-                .finish(
-                    &job,
-                    JobEnd {
-                        status: "refused".into(),
-                        error: Some(msg.clone()),
-                        ..JobEnd::default()
-                    },
-                )
-                .await;
-            return Err(Error::Conflict(msg).into());
-        }
-    }
-    let approval = plan
-        .approve(req.confirm.clone())
-        .override_protection(req.override_protection);
-    let (sink, tok) = (job.sink(), job.cancel.clone());
-    let remove = req.remove;
-    tracing::warn!(program = %g.name, %stack, job = %job.id, by = %user.login, "destroy confirmed");
-    let id = job.id.clone();
-    p.jobs.run(job, async move {
-        let res = s
-            .destroy(
-                DestroyOptions::default()
-                    .remove(remove)
-                    .on_event(sink)
-                    .cancel_token(tok),
-                &approval,
-            )
-            .await;
-        end_of(res, &[], |r| JobEnd {
-            status: "succeeded".into(),
-            summary: serde_json::to_string(&r.summary).ok(),
-            ..JobEnd::default()
-        })
-    });
-    Ok(accepted(&g.name, &stack, &id, "destroy", "running"))
 }

@@ -16,6 +16,7 @@
 
 pub mod authz;
 pub mod burn;
+pub mod destroy;
 pub mod handlers;
 pub mod jobs;
 pub mod prepare;
@@ -307,8 +308,8 @@ pub fn routes() -> crate::openapi::ApiRoutes {
         .routes(routes!(h::start_update))
         .routes(routes!(h::start_preview))
         .routes(routes!(h::start_refresh))
-        .routes(routes!(h::destroy_preview))
-        .routes(routes!(h::destroy))
+        .routes(routes!(destroy::destroy_preview))
+        .routes(routes!(destroy::destroy))
         .routes(routes!(h::list_updates))
         .routes(routes!(h::get_update))
         .routes(routes!(h::cancel_update))

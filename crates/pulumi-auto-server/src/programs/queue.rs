@@ -1,4 +1,5 @@
-//! The queue of the custom API's update, preview, refresh and burn requests. A request is
+//! The queue of the custom API's update, preview, refresh, confirmed destroy and burn
+//! requests. A request is
 //! recorded `queued` with its parameters ([`super::jobs::Jobs::enqueue`]; a burn's config,
 //! secrets included, sealed with a data key of its own that the master key wraps); every
 //! replica claims queued jobs of the programs it serves (the oldest first, `FOR UPDATE
@@ -9,9 +10,9 @@
 //! the others; a request whose replica dies before any claim stays queued for a survivor.
 //! A burn's answer is sealed into its job's end, where the replica holding the client's
 //! request reads it (every 200 ms); the client going away cancels the burn through the
-//! database. Destroys are not queued: a confirmed destroy runs where its confirmation
-//! arrived (the previewed plan is in the database, `destroy_plans`, for any replica to
-//! take).
+//! database. A destroy's preview runs where it was asked for (its caller waits for the
+//! list of deletions); its plan is kept in the database (`destroy_plans`) for the
+//! confirmation to reach any replica, and the confirmed destroy is queued with the plan.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,10 +35,10 @@ pub(super) async fn claim_loop(p: Arc<Programs>, state: Arc<AppState>) {
             {
                 Ok(Some((row, request))) => {
                     tracing::info!(job = %row.id, kind = %row.kind, program = %row.program, stack = %row.stack, "claimed a queued operation");
-                    if row.kind == "burn" {
-                        super::burn::run_claimed(&p, row, request).await;
-                    } else {
-                        super::handlers::run_claimed(&p, row, request).await;
+                    match row.kind.as_str() {
+                        "burn" => super::burn::run_claimed(&p, row, request).await,
+                        "destroy" => super::destroy::run_claimed(&p, row, request).await,
+                        _ => super::handlers::run_claimed(&p, row, request).await,
                     }
                 }
                 Ok(None) => break,
