@@ -10,6 +10,8 @@
 //!   takes a new update afterwards; no acknowledged job is lost.
 //! - A replica SIGKILLed during a burn: a survivor fails the burn and tears down its
 //!   ephemeral stack (resources and stack gone) without waiting for a restart.
+//! - The replica holding a burn's client SIGKILLed while another runs the burn: the runner
+//!   cancels it (nobody is left to answer) and tears its stack down.
 
 mod common;
 mod custom_support;
@@ -566,6 +568,94 @@ fn a_killed_replicas_burn_is_torn_down_by_a_survivor() {
         b.log()
             .contains("tore down the burns of a replica that stopped heart-beating")
     });
+}
+
+#[test]
+fn a_burn_whose_clients_replica_died_is_cancelled_and_torn_down() {
+    let _heavy = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let db = fresh_database("burnorphan");
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("out").join("burn");
+    let args = program_args(root.path(), &["slow"], HEARTBEAT);
+    // A takes the request and runs nothing (`--max-jobs 0`): B runs the burn.
+    let mut a_args = args.clone();
+    a_args.extend(["--max-jobs".to_owned(), "0".to_owned()]);
+    let mut a = Replica::start(root.path(), "a", &db, &a_args);
+    let b = Replica::start(root.path(), "b", &db, &args);
+    a.wait_ready();
+    b.wait_ready();
+    // Its first file at once, the second 30 seconds later: it would run well past the kill.
+    let (url, body) = (
+        a.url.clone(),
+        json!({"config": {"dir": dir.display().to_string(), "count": 2, "delay": 0, "stagger": 30}}),
+    );
+    let burn = std::thread::spawn(move || {
+        reqwest::blocking::Client::new()
+            .post(format!("{url}/api/programs/slow/burn"))
+            .header("Authorization", format!("token {}", common::ADMIN_TOKEN))
+            .header("Content-Type", "application/json")
+            .body(body.to_string())
+            .send()
+            .map(|r| r.status().as_u16())
+    });
+    let first = dir.join("slow-0.txt");
+    eventually(180, "the burn's first file", || first.exists());
+    let claimed = query(
+        &db,
+        "SELECT claimed_by, waiter, status FROM program_jobs WHERE kind = 'burn'",
+    );
+    assert_eq!(
+        claimed,
+        vec![vec![
+            Some(b.id.clone()),
+            Some(a.id.clone()),
+            Some("running".to_owned())
+        ]],
+        "{claimed:?}"
+    );
+    // The replica holding the client's request dies: nobody is left to answer.
+    let killed_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    a.kill();
+    assert!(
+        burn.join().unwrap().is_err(),
+        "the burn answered despite the kill"
+    );
+    eventually(60, "the burn to end", || {
+        let rows = query(&db, "SELECT status FROM program_jobs WHERE kind = 'burn'");
+        rows.len() == 1 && !matches!(rows[0][0].as_deref(), Some("running" | "queued"))
+    });
+    let end = query(&db, "SELECT status FROM program_jobs WHERE kind = 'burn'");
+    assert_eq!(
+        end[0][0].as_deref(),
+        Some("cancelled"),
+        "{end:?}\n{}",
+        b.log()
+    );
+    // Asked for within the heartbeat timeout and a few intervals (the graceful cancel then
+    // lets the create in flight finish before the teardown).
+    let asked = query(
+        &db,
+        "SELECT CAST(cancel_requested AS TEXT) FROM program_jobs WHERE kind = 'burn'",
+    );
+    let asked: i64 = asked[0][0].as_deref().unwrap_or("0").parse().unwrap();
+    assert!(
+        (0..15_000).contains(&(asked - killed_ms)),
+        "cancel asked {} ms after the kill",
+        asked - killed_ms
+    );
+    assert!(
+        b.log()
+            .contains("cancelled a job whose client's replica stopped heart-beating")
+    );
+    // B's cancelled run tore its ephemeral stack down: no stack, no file left.
+    eventually(120, "the burn's stack removed", || {
+        query(&db, "SELECT name FROM stacks WHERE name LIKE 'burn-slow-%'").is_empty()
+    });
+    assert!(!first.exists());
+    assert!(!dir.join("slow-1.txt").exists());
 }
 
 #[test]

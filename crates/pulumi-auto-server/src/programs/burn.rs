@@ -147,7 +147,7 @@ async fn burn(
         seal(&state, &request_context(&id), &plain)?
     };
     p.jobs
-        .enqueue_as(&id, &g.name, "", "burn", &user.login, &sealed)
+        .enqueue_as(&id, &g.name, "", "burn", &user.login, &sealed, true)
         .await?;
     tracing::info!(program = %g.name, job = %id, "burn queued");
     // The client going away drops this handler: that cancels the burn (through the

@@ -259,13 +259,15 @@ impl Jobs {
         request: &str,
     ) -> Result<String, ApiError> {
         let id = crate::crypto::new_id();
-        self.enqueue_as(&id, program, stack, kind, user, request)
+        self.enqueue_as(&id, program, stack, kind, user, request, false)
             .await?;
         Ok(id)
     }
 
     /// [`enqueue`](Self::enqueue) under the id `id` the caller made (a burn seals its
-    /// request with a key bound to it).
+    /// request with a key bound to it). `waited_here`: this replica holds a client
+    /// waiting for the job's answer, so the job is cancelled should this replica die.
+    #[allow(clippy::too_many_arguments)]
     pub async fn enqueue_as(
         &self,
         id: &str,
@@ -274,6 +276,7 @@ impl Jobs {
         kind: &str,
         user: &str,
         request: &str,
+        waited_here: bool,
     ) -> Result<(), ApiError> {
         if self.shutting_down.load(Ordering::SeqCst) {
             return Err(
@@ -284,7 +287,15 @@ impl Jobs {
         if let Some(running) = self
             .state
             .store
-            .insert_queued_job(&id, program, stack, kind, user, request)
+            .insert_queued_job(
+                &id,
+                program,
+                stack,
+                kind,
+                user,
+                request,
+                waited_here.then(crate::replica::id),
+            )
             .await?
         {
             return Err(ApiError::Busy(running));

@@ -194,6 +194,11 @@ pub(super) async fn prepare(
 pub const DEAD_REPLICA_REASON: &str = "the server stopped while the operation ran (killed or \
      crashed: its replica stopped heart-beating)";
 
+/// The reason recorded on a queued job cancelled because the replica holding its waiting
+/// client stopped heart-beating.
+pub const ORPHANED_REASON: &str = "cancelled before it started: the server holding the \
+     request that waited for it stopped (its replica stopped heart-beating)";
+
 /// Every heartbeat interval, until the server stops: fails the jobs of dead replicas and
 /// repairs their stacks ([`reap_once`]).
 pub(super) async fn reap_loop(p: Arc<Programs>, state: Arc<AppState>) {
@@ -223,6 +228,19 @@ async fn reap_once(p: &Arc<Programs>, state: &Arc<AppState>) -> Vec<tokio::task:
             return Vec::new();
         }
     };
+    // The jobs whose client waited on a dead replica: nobody is left to answer.
+    match state
+        .store
+        .cancel_orphaned_jobs(cutoff, ORPHANED_REASON)
+        .await
+    {
+        Ok(ids) => {
+            for id in ids {
+                tracing::warn!(job = %id, "cancelled a job whose client's replica stopped heart-beating");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "looking for jobs whose client's replica died failed"),
+    }
     let mut burns_of = std::collections::BTreeSet::new();
     for (j, replica) in &failed {
         tracing::warn!(job = %j.id, kind = %j.kind, program = %j.program, stack = %j.stack, %replica, "failed the job of a replica that stopped heart-beating");

@@ -114,13 +114,24 @@ impl Store {
         requested_by: &str,
         replica: &str,
     ) -> Result<Option<String>> {
-        self.insert_job(id, program, stack, kind, requested_by, Some(replica), None)
-            .await
+        self.insert_job(
+            id,
+            program,
+            stack,
+            kind,
+            requested_by,
+            Some(replica),
+            None,
+            None,
+        )
+        .await
     }
 
     /// Records a new job, `queued` with its `request` (JSON) for any replica to claim
-    /// ([`Store::claim_queued_job`]). Returns the id of the unfinished job that holds the
-    /// stack instead when there is one.
+    /// ([`Store::claim_queued_job`]), and the replica whose client waits for its answer
+    /// (`waiter`, a burn's; see [`Store::cancel_orphaned_jobs`]). Returns the id of the
+    /// unfinished job that holds the stack instead when there is one.
+    #[allow(clippy::too_many_arguments)]
     pub async fn insert_queued_job(
         &self,
         id: &str,
@@ -129,9 +140,54 @@ impl Store {
         kind: &str,
         requested_by: &str,
         request: &str,
+        waiter: Option<&str>,
     ) -> Result<Option<String>> {
-        self.insert_job(id, program, stack, kind, requested_by, None, Some(request))
-            .await
+        self.insert_job(
+            id,
+            program,
+            stack,
+            kind,
+            requested_by,
+            None,
+            Some(request),
+            waiter,
+        )
+        .await
+    }
+
+    /// Cancels the unfinished jobs whose waiting client was held by a replica with no
+    /// heartbeat at or after `cutoff` (no row, or an old one): nobody is left to answer. A
+    /// queued one is cancelled at once with `reason`; a running one is marked for its
+    /// replica to cancel. Returns the ids of both kinds.
+    pub async fn cancel_orphaned_jobs(&self, cutoff: i64, reason: &str) -> Result<Vec<String>> {
+        let _w = self.write_lock().await;
+        let t = now_ms();
+        let orphaned = "waiter IS NOT NULL AND waiter NOT IN \
+                        (SELECT id FROM replicas WHERE heartbeat >= $1)";
+        let mut tx = self.pool.begin().await?;
+        let queued = sqlx::query(&format!(
+            "UPDATE program_jobs SET status = 'cancelled', ended = $2, error = $3 \
+             WHERE status = 'queued' AND {orphaned} RETURNING id"
+        ))
+        .bind(cutoff)
+        .bind(t)
+        .bind(reason)
+        .fetch_all(&mut *tx)
+        .await?;
+        let running = sqlx::query(&format!(
+            "UPDATE program_jobs SET cancel_requested = $2 WHERE status = 'running' \
+             AND cancel_requested IS NULL AND {orphaned} RETURNING id"
+        ))
+        .bind(cutoff)
+        .bind(t)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        queued
+            .iter()
+            .chain(&running)
+            .map(|r| Ok(r.try_get(0)?))
+            .collect()
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -144,6 +200,7 @@ impl Store {
         requested_by: &str,
         replica: Option<&str>,
         request: Option<&str>,
+        waiter: Option<&str>,
     ) -> Result<Option<String>> {
         let status = if replica.is_some() {
             "running"
@@ -156,8 +213,8 @@ impl Store {
                 let t = now_ms();
                 sqlx::query(
                     "INSERT INTO program_jobs (id, program, stack, kind, status, requested_by, \
-                     created, claimed_by, started, request) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+                     created, claimed_by, started, request, waiter) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
                 )
                 .bind(id)
                 .bind(program)
@@ -169,6 +226,7 @@ impl Store {
                 .bind(replica)
                 .bind(replica.map(|_| t))
                 .bind(request)
+                .bind(waiter)
                 .execute(&self.pool)
                 .await?
                 .rows_affected()
