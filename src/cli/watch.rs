@@ -81,20 +81,35 @@ mod tests {
     use std::os::unix::process::ExitStatusExt;
     use std::time::Duration;
 
-    /// A stand-in CLI: a shell that reports its first SIGINT, and how many it got.
+    /// A stand-in CLI: a shell that reports its first SIGINT, and how many it got. It
+    /// prints `ready` once its trap is set (before that a SIGINT would kill it).
     fn stand_in() -> tokio::process::Command {
         let mut c = tokio::process::Command::new("sh");
         c.args([
             "-c",
-            "n=0; trap 'n=$((n+1))' INT; i=0; while [ $i -lt 100 ] && [ $n -eq 0 ]; do sleep 0.05; i=$((i+1)); done; sleep 0.3; exit $((10+n))",
+            "n=0; trap 'n=$((n+1))' INT; echo ready; i=0; while [ $i -lt 100 ] && [ $n -eq 0 ]; do sleep 0.05; i=$((i+1)); done; sleep 0.3; exit $((10+n))",
         ])
+        .stdout(std::process::Stdio::piped())
         .kill_on_drop(true);
         c
+    }
+
+    /// Waits until the stand-in has set its trap.
+    async fn ready(cli: &mut tokio::process::Child) {
+        use tokio::io::AsyncBufReadExt;
+        let out = cli.stdout.take().unwrap();
+        let mut line = String::new();
+        tokio::io::BufReader::new(out)
+            .read_line(&mut line)
+            .await
+            .unwrap();
+        assert_eq!(line.trim(), "ready");
     }
 
     #[tokio::test]
     async fn a_normal_end_sends_nothing() {
         let mut cli = stand_in().spawn().unwrap();
+        ready(&mut cli).await;
         let watch = arm(cli.id().unwrap()).unwrap();
         tokio::time::sleep(Duration::from_millis(200)).await;
         drop(watch);
@@ -106,6 +121,7 @@ mod tests {
     #[tokio::test]
     async fn the_end_of_the_pipe_sends_exactly_one_sigint() {
         let mut cli = stand_in().spawn().unwrap();
+        ready(&mut cli).await;
         let Watch { _watcher, _pipe } = arm(cli.id().unwrap()).unwrap();
         // The driver's death, as the watcher sees it: the pipe's only writer is gone
         // while the watcher runs.
