@@ -27,7 +27,18 @@ async fn crash_during_creates(stack: &Stack, marker: &str, pending: usize) -> Ve
     // update of an earlier resource), which end before the kill.
     let mut begun = 0;
     for _ in 0..300 {
-        let dep = stack.export_stack().await.unwrap();
+        // Read while the up writes it: the file backend's checkpoint can be caught half
+        // written (the CLI's "failed to load checkpoint: EOF"); the next read sees it whole.
+        let dep = match stack.export_stack().await {
+            Ok(dep) => dep,
+            Err(pulumi_auto::Error::CommandFailed { failure })
+                if failure.stderr.contains("failed to load checkpoint") =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+            Err(e) => panic!("export during the up: {e:?}"),
+        };
         begun = dep
             .pending_operations()
             .iter()
