@@ -476,6 +476,20 @@ fn a_killed_replicas_jobs_are_failed_and_repaired_by_the_survivors() {
     }
 }
 
+/// A burn of `slow` asked of the replica at `url`, on a thread of its own: its status, or
+/// the error of a request its replica never answered.
+fn burn_in_background(url: String, body: Value) -> std::thread::JoinHandle<reqwest::Result<u16>> {
+    std::thread::spawn(move || {
+        reqwest::blocking::Client::new()
+            .post(format!("{url}/api/programs/slow/burn"))
+            .header("Authorization", format!("token {}", common::ADMIN_TOKEN))
+            .header("Content-Type", "application/json")
+            .body(body.to_string())
+            .send()
+            .map(|r| r.status().as_u16())
+    })
+}
+
 #[test]
 fn a_killed_replicas_burn_is_torn_down_by_a_survivor() {
     let _heavy = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
@@ -495,15 +509,7 @@ fn a_killed_replicas_burn_is_torn_down_by_a_survivor() {
         a.url.clone(),
         json!({"config": {"dir": dir.display().to_string(), "count": 2, "delay": 0, "stagger": 4}}),
     );
-    let burn = std::thread::spawn(move || {
-        reqwest::blocking::Client::new()
-            .post(format!("{url}/api/programs/slow/burn"))
-            .header("Authorization", format!("token {}", common::ADMIN_TOKEN))
-            .header("Content-Type", "application/json")
-            .body(body.to_string())
-            .send()
-            .map(|r| r.status().as_u16())
-    });
+    let burn = burn_in_background(url, body);
     let burn_stacks = || {
         query(
             &db,
@@ -589,15 +595,7 @@ fn a_burn_whose_clients_replica_died_is_cancelled_and_torn_down() {
         a.url.clone(),
         json!({"config": {"dir": dir.display().to_string(), "count": 2, "delay": 0, "stagger": 30}}),
     );
-    let burn = std::thread::spawn(move || {
-        reqwest::blocking::Client::new()
-            .post(format!("{url}/api/programs/slow/burn"))
-            .header("Authorization", format!("token {}", common::ADMIN_TOKEN))
-            .header("Content-Type", "application/json")
-            .body(body.to_string())
-            .send()
-            .map(|r| r.status().as_u16())
-    });
+    let burn = burn_in_background(url, body);
     let first = dir.join("slow-0.txt");
     eventually(180, "the burn's first file", || first.exists());
     let claimed = query(
